@@ -101,6 +101,7 @@ class SAKey:
     key: bytes = field(repr=False)
     generation: int
     phase: Literal["inbound", "active", "retiring"] = "active"
+    mode: Mode = "tunnel"
     algorithm: str = "rfc4106(gcm(aes))"
     icv_bits: int = 128
 

@@ -186,12 +186,19 @@ class Route:
 
 @dataclass(frozen=True)
 class Rule:
-    """``ip rule add from SRC to DST lookup TABLE pref PRIORITY proto cygnet``."""
+    """``ip rule add from SRC to DST lookup TABLE pref PRIORITY proto cygnet``.
+
+    With ``action="blackhole"`` the rule drops what reaches it (``ip rule add ...
+    blackhole``) and ``table`` is 0: placed right after a lookup rule, it keeps a
+    route-based tunnel's traffic from falling through to the main table when the
+    tunnel's route is missing.
+    """
 
     src: IPNetwork
     dst: IPNetwork
     table: int
     priority: int
+    action: Literal["lookup", "blackhole"] = "lookup"
     owned: bool = field(default=True, compare=False)
     origin: str = field(default="", compare=False)
 
@@ -199,7 +206,8 @@ class Rule:
         return ("rule", self.src.version, self.priority, self.src, self.dst)
 
     def __str__(self) -> str:
-        return f"rule from {self.src} to {self.dst} lookup {self.table} pref {self.priority}"
+        target = "blackhole" if self.action == "blackhole" else f"lookup {self.table}"
+        return f"rule from {self.src} to {self.dst} {target} pref {self.priority}"
 
 
 KernelObject = Union[XfrmPolicy, XfrmState, XfrmInterface, Route, Rule]
