@@ -1,0 +1,17 @@
+"""The ORM models (SQLAlchemy 2.0 typed mappings); the schema comes from Alembic."""
+
+from app.models.audit import AuditRecord, Revision
+from app.models.base import Base
+from app.models.topology import Gateway, Policy, Subnet
+from app.models.tunnel import SaKey, Tunnel
+
+__all__ = [
+    "AuditRecord",
+    "Base",
+    "Gateway",
+    "Policy",
+    "Revision",
+    "SaKey",
+    "Subnet",
+    "Tunnel",
+]
