@@ -140,11 +140,15 @@ def priorities(policies: list[Policy]) -> dict[str, int]:
 
 def _ranks(policies: list[Policy]) -> dict[str, int]:
     """Order overlapping policies of equal specificity; 0 for the rest."""
+    # Index each end by (specificity, family, prefix length, network bits) so a
+    # supernet is one integer shift away; ipaddress objects are too slow here.
     by_end: dict[tuple, list[Policy]] = defaultdict(list)
+    lengths: dict[tuple[int, int], set[int]] = defaultdict(set)
     for policy in policies:
-        by_end[(specificity(policy), policy.a)].append(policy)
-        if policy.b != policy.a:
-            by_end[(specificity(policy), policy.b)].append(policy)
+        spec = specificity(policy)
+        for end in {policy.a, policy.b}:
+            by_end[_end_key(spec, end, end.prefixlen)].append(policy)
+            lengths[(spec, end.version)].add(end.prefixlen)
 
     parent = {p.name: p.name for p in policies}
 
@@ -155,12 +159,14 @@ def _ranks(policies: list[Policy]) -> dict[str, int]:
         return name
 
     # Two policies can only overlap if an end of one contains an end of the other,
-    # so walking each end's supernets finds every overlapping pair once.
+    # so looking up each end's supernets finds every overlapping pair.
     for policy in policies:
         spec = specificity(policy)
         for end in {policy.a, policy.b}:
-            for plen in range(end.prefixlen, -1, -1):
-                for other in by_end.get((spec, end.supernet(new_prefix=plen)), ()):
+            for plen in lengths[(spec, end.version)]:
+                if plen > end.prefixlen:
+                    continue
+                for other in by_end.get(_end_key(spec, end, plen), ()):
                     if other.name != policy.name and _overlap(policy, other):
                         parent[find(policy.name)] = find(other.name)
 
@@ -178,6 +184,11 @@ def _ranks(policies: list[Policy]) -> dict[str, int]:
         for rank, policy in enumerate(members):
             ranks[policy.name] = rank
     return ranks
+
+
+def _end_key(spec: int, end, plen: int) -> tuple:
+    shift = end.max_prefixlen - plen
+    return (spec, end.version, plen, int(end.network_address) >> shift)
 
 
 def _port_width(policy: Policy) -> int:
@@ -283,11 +294,12 @@ def compile_gateway(
                 )
 
     states = _states(intent, me, gateways)
-    ordered = sorted(policies.values(), key=_policy_order)
+    # Insertion order is already deterministic: exemptions, then intent policies by
+    # priority and name, each policy's entries in a fixed order.
     return CompiledPlan(
         gateway=me.name,
         revision=intent.revision,
-        policies=tuple(ordered),
+        policies=tuple(policies.values()),
         states=tuple(states),
         interfaces=tuple(sorted(interfaces.values(), key=lambda i: i.if_id)),
         routes=tuple(sorted(routes.values(), key=lambda r: (r.table, _net_order(r.dst)))),
@@ -388,17 +400,3 @@ def _states(intent: Intent, me: Gateway, gateways: dict[str, Gateway]) -> list[X
 def _net_order(net) -> tuple:
     return (net.version, int(net.network_address), net.prefixlen)
 
-
-def _policy_order(policy: XfrmPolicy) -> tuple:
-    sel = policy.selector
-    return (
-        policy.priority,
-        ("out", "in", "fwd").index(policy.direction),
-        _net_order(sel.src),
-        _net_order(sel.dst),
-        sel.proto,
-        sel.sport,
-        sel.dport,
-        policy.if_id,
-        policy.action,
-    )

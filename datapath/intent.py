@@ -122,11 +122,16 @@ class Intent:
         raise KeyError(f"no gateway named {name!r}")
 
     def tunnel(self, a: str, b: str) -> Tunnel:
-        pair = frozenset((a, b))
-        for tunnel in self.tunnels:
-            if tunnel.gateways == pair:
-                return tunnel
-        raise KeyError(f"no tunnel numbers allocated between {a!r} and {b!r}")
+        by_pair = self.__dict__.get("_tunnels")
+        if by_pair is None:
+            by_pair = {t.gateways: t for t in self.tunnels}
+            object.__setattr__(self, "_tunnels", by_pair)
+        try:
+            return by_pair[frozenset((a, b))]
+        except KeyError:
+            raise KeyError(
+                f"no tunnel numbers allocated between {a!r} and {b!r}"
+            ) from None
 
 
 def tunnel_pairs(intent: Intent) -> set[frozenset[str]]:

@@ -56,6 +56,15 @@ class Selector:
     def __post_init__(self) -> None:
         if self.src.version != self.dst.version:
             raise ValueError("selector mixes IPv4 and IPv6")
+        # Selectors key every policy; hashing ipaddress objects is slow enough to
+        # dominate compiling large intents, so hash once.
+        object.__setattr__(self, "_hash", hash((
+            self.src, self.dst, self.proto, self.sport, self.sport_mask,
+            self.dport, self.dport_mask,
+        )))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def family(self) -> int:
