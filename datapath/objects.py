@@ -178,11 +178,12 @@ class XfrmInterface:
 
 @dataclass(frozen=True)
 class Route:
-    """``ip route replace DST dev DEV table TABLE proto cygnet``."""
+    """``ip route replace DST [via VIA] dev DEV table TABLE proto cygnet``."""
 
     dst: IPNetwork
     dev: str
     table: int
+    via: IPAddress | None = None
     owned: bool = field(default=True, compare=False)
     origin: str = field(default="", compare=False)
 
@@ -190,7 +191,8 @@ class Route:
         return ("route", self.table, self.dst)
 
     def __str__(self) -> str:
-        return f"route {self.dst} dev {self.dev} table {self.table}"
+        via = f" via {self.via}" if self.via else ""
+        return f"route {self.dst}{via} dev {self.dev} table {self.table}"
 
 
 @dataclass(frozen=True)
