@@ -71,7 +71,13 @@ class CompiledPlan:
                     for i in self.interfaces
                 ],
                 "routes": [
-                    {"dst": str(r.dst), "dev": r.dev, "table": r.table, "origin": r.origin}
+                    {
+                        "dst": str(r.dst),
+                        "dev": r.dev,
+                        "table": r.table,
+                        "via": str(r.via) if r.via else None,
+                        "origin": r.origin,
+                    }
                     for r in self.routes
                 ],
                 "rules": [
@@ -108,7 +114,13 @@ class CompiledPlan:
                 for i in data["interfaces"]
             ),
             routes=tuple(
-                Route(net(r["dst"]), r["dev"], r["table"], origin=r["origin"])
+                Route(
+                    net(r["dst"]),
+                    r["dev"],
+                    r["table"],
+                    ipaddress.ip_address(r["via"]) if r.get("via") else None,
+                    origin=r["origin"],
+                )
                 for r in data["routes"]
             ),
             rules=tuple(
