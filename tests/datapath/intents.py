@@ -49,3 +49,12 @@ def broad_with_exception(order: str = "broad-first") -> Intent:
                  protocol=6, ports=PortRange(22, 22))
     policies = [broad, hole, ssh] if order == "broad-first" else [ssh, hole, broad]
     return build(gateways, subnets, policies)
+
+
+def broad_protect_on_freeswan(bypass_first: bool) -> Intent:
+    """Protect S <-> 10.2.0.0/15 (T and U) broadly, but let S <-> T through in clear."""
+    base = freeswan()
+    subnets = (*base.subnets, Subnet("y-all", net("10.2.0.0/15"), "y"))
+    broad = Policy("s-ybig", net("10.1.0.0/24"), net("10.2.0.0/15"), "x", "y", "protect")
+    hole = Policy("s-t", net("10.1.0.0/24"), net("10.2.0.0/24"), "x", "y", "bypass")
+    return build(base.gateways, subnets, [hole, broad] if bypass_first else [broad, hole])
