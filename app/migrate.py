@@ -15,7 +15,7 @@ import migrations
 
 log = logging.getLogger(__name__)
 
-SCRIPT_LOCATION = Path(migrations.__file__).resolve().parent
+SCRIPT_LOCATION = Path(next(iter(migrations.__path__))).resolve()
 VERSION_TABLE = "alembic_version"
 
 

@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditRecord, Revision
 from app.models.base import Base
+from app.models.status import GatewayStatus
 from app.models.topology import Gateway, Policy, Subnet
 from app.models.tunnel import SaKey, Tunnel
 
@@ -9,6 +10,7 @@ __all__ = [
     "AuditRecord",
     "Base",
     "Gateway",
+    "GatewayStatus",
     "Policy",
     "Revision",
     "SaKey",

@@ -47,7 +47,7 @@ class SaKey(Base):
     """Key material of one manually keyed SA, sealed at rest (:mod:`app.secrets`).
 
     ``phase`` runs inbound -> active -> retiring; ``retire_after`` is when a
-    retiring key may be removed.
+    retiring key may be removed.  Never log or return ``key``: its repr hides it.
     """
 
     __tablename__ = "sa_keys"
@@ -75,6 +75,8 @@ class SaKey(Base):
     mode: Mapped[str] = mapped_column(String(16), default="tunnel")
     generation: Mapped[int] = mapped_column(Integer)
     phase: Mapped[str] = mapped_column(String(16), default="inbound")
+    # The revision at which the key entered its phase (rotation waits on it).
+    phase_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     retire_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

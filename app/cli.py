@@ -1,0 +1,83 @@
+"""The ``cygnet`` command line.
+
+Each verb lives in its own module under :mod:`app.commands`, which registers it
+on the subparsers.  To add verbs, add the module to ``COMMAND_MODULES``.
+``app.commands.datapath`` is written separately and is skipped while it does
+not exist.  Modules are imported for every run, so they import heavy things
+(FastAPI, uvicorn) inside the verb that needs them, not at the top.
+
+Errors in what the user gave go to stderr, naming the field and the fix, and
+exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+from app.services.problems import CygnetError, ValidationFailed
+
+COMMAND_MODULES = [
+    "app.commands.serve",
+    "app.commands.db",
+    "app.commands.intent",
+    "app.commands.datapath",
+]
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cygnet",
+        description="A web-managed IPsec VPN appliance: intent in a database, "
+        "compiled into the kernel's XFRM datapath.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log each change (-v) or everything (-vv) to stderr",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def report(error: Exception) -> None:
+    """Print an error for the user: every problem on a line of its own."""
+    if isinstance(error, ValidationFailed):
+        count = len(error.problems)
+        print(
+            f"cygnet: {count} problem{'s' if count != 1 else ''}; nothing was changed:",
+            file=sys.stderr,
+        )
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+    else:
+        print(f"cygnet: error: {error}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from app.migrate import SchemaError
+    from app.secrets import SecretError
+
+    try:
+        return args.func(args) or 0
+    except (CygnetError, SchemaError, SecretError) as error:
+        report(error)
+        return EXIT_USAGE
+    except OSError as error:
+        report(error)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

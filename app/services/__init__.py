@@ -1,0 +1,1 @@
+"""Services: everything that reads or changes the intent, free of any web framework."""
