@@ -243,5 +243,8 @@ def encode_message(cls: type[xfrm_msg], msg_type: int, flags: int, fields: dict)
     msg["header"]["flags"] = flags
     for name, value in fields.items():
         msg[name] = value
+    # pyroute2 replaces the entries of the attribute list as it encodes them:
+    # give it a copy, so the caller's fields stay as they were.
+    msg["attrs"] = [list(attr) for attr in fields.get("attrs", ())]
     msg.encode()
     return bytes(msg.data)
