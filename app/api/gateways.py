@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api.common import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, created, item_response
 from app.api.deps import Actor, Db, IfMatch, Paging
-from app.api.schemas.gateway import GatewayCreate, GatewayRead, GatewayUpdate
+from app.api.schemas.gateway import (
+    GatewayCreate,
+    GatewayRead,
+    GatewayReplace,
+    GatewayUpdate,
+)
 from app.services import resources
 from app.services.spec import public_form
 
@@ -52,7 +57,7 @@ def read_gateway(name: str, db: Db, response: Response) -> Any:
 @router.put("/{name}", response_model=GatewayRead, responses=WRITE_ERRORS)
 def replace_gateway(
     name: str,
-    body: GatewayCreate,
+    body: GatewayReplace,
     db: Db,
     actor: Actor,
     response: Response,

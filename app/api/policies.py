@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api.common import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, created, item_response
 from app.api.deps import Actor, Db, IfMatch, Paging
-from app.api.schemas.policy import PolicyCreate, PolicyRead, PolicyUpdate
+from app.api.schemas.policy import (
+    PolicyCreate,
+    PolicyRead,
+    PolicyReplace,
+    PolicyUpdate,
+)
 from app.services import resources
 from app.services.problems import Problem, ValidationFailed
 from app.services.validation.fields import PROTOCOLS
@@ -80,7 +85,7 @@ def read_policy(name: str, db: Db, response: Response) -> Any:
 @router.put("/{name}", response_model=PolicyRead, responses=WRITE_ERRORS)
 def replace_policy(
     name: str,
-    body: PolicyCreate,
+    body: PolicyReplace,
     db: Db,
     actor: Actor,
     response: Response,

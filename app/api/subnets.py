@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api.common import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, created, item_response
 from app.api.deps import Actor, Db, IfMatch, Paging
-from app.api.schemas.subnet import SubnetCreate, SubnetRead, SubnetUpdate
+from app.api.schemas.subnet import (
+    SubnetCreate,
+    SubnetRead,
+    SubnetReplace,
+    SubnetUpdate,
+)
 from app.services import resources
 from app.services.spec import public_form
 
@@ -54,7 +59,7 @@ def read_subnet(name: str, db: Db, response: Response) -> Any:
 @router.put("/{name}", response_model=SubnetRead, responses=WRITE_ERRORS)
 def replace_subnet(
     name: str,
-    body: SubnetCreate,
+    body: SubnetReplace,
     db: Db,
     actor: Actor,
     response: Response,

@@ -21,6 +21,12 @@ class AddressError(ValueError):
     """Text that is not the address or CIDR wanted; the message says the fix."""
 
 
+_NOT_A_CIDR = (
+    "{text!r} is not a CIDR; write an address and a prefix length such as "
+    "10.1.0.0/24 or 2001:db8::/64"
+)
+
+
 def looks_like_address(text: str) -> bool:
     """True for text meant as an address or CIDR rather than as a name."""
     head = text.split("/", 1)[0]
@@ -33,11 +39,13 @@ def looks_like_address(text: str) -> bool:
 def parse_network(text: str, *, require_prefix: bool) -> IPNetwork:
     """Parse a CIDR block; host bits set or (optionally) no prefix is an error."""
     text = text.strip()
-    if require_prefix and "/" not in text:
+    if require_prefix and "/" not in text and _is_address(text):
         example = "2001:db8::/64" if ":" in text else "10.1.0.0/24"
         raise AddressError(
             f"{text!r} has no prefix length; write it as a CIDR such as {example}"
         )
+    if require_prefix and "/" not in text:
+        raise AddressError(_NOT_A_CIDR.format(text=text))
     try:
         return ipaddress.ip_network(text, strict=True)
     except ValueError:
@@ -45,11 +53,16 @@ def parse_network(text: str, *, require_prefix: bool) -> IPNetwork:
     try:
         loose = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise AddressError(
-            f"{text!r} is not a CIDR; write an address and a prefix length such as "
-            "10.1.0.0/24 or 2001:db8::/64"
-        ) from None
+        raise AddressError(_NOT_A_CIDR.format(text=text)) from None
     raise AddressError(f"{text} has host bits set; use {loose}")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_address(text: str) -> IPAddress:

@@ -79,7 +79,7 @@ def ensure_tunnels(session: Session, actor: str | None = None) -> tuple[Tunnel, 
                 )
     session.flush()
 
-    ids = dict(session.execute(select(Gateway.name, Gateway.id)).tuples().all())
+    ids = {name: id_ for name, id_ in session.execute(select(Gateway.name, Gateway.id))}
     for tunnel in wanted:
         if tunnel in existing:
             continue

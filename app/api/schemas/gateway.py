@@ -15,6 +15,12 @@ class GatewayCreate(GatewayBase):
     route_based: bool = Field(False, description="Use xfrm interfaces (else policy-based)")
 
 
+class GatewayReplace(GatewayCreate):
+    """The body of a PUT: the name comes from the path."""
+
+    name: str | None = Field(None, description="If given, must match the path")
+
+
 class GatewayUpdate(GatewayBase):
     name: str | None = Field(None, description="A new name renames the gateway")
     address: str | None = None

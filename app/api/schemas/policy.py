@@ -32,6 +32,12 @@ class PolicyCreate(BaseModel):
     keying: str = KEYING
 
 
+class PolicyReplace(PolicyCreate):
+    """The body of a PUT: the name comes from the path."""
+
+    name: str | None = Field(None, description="If given, must match the path")
+
+
 class PolicyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

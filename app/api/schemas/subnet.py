@@ -11,6 +11,12 @@ class SubnetCreate(BaseModel):
     gateway: str = Field(description="Name of the gateway it lies behind", examples=["hq"])
 
 
+class SubnetReplace(SubnetCreate):
+    """The body of a PUT: the name comes from the path."""
+
+    name: str | None = Field(None, description="If given, must match the path")
+
+
 class SubnetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
