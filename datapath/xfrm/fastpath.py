@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 from functools import lru_cache
+from operator import itemgetter
 from socket import AF_INET, htonl, htons, ntohl, ntohs
 
 from ..objects import OWNER_TAG, Selector, Template, XfrmPolicy
@@ -150,29 +151,32 @@ def _policy_info(policy: XfrmPolicy, msg_type: int, flags: int) -> bytes:
     parts = [head]
     if templates:
         parts.append(NLA_HDR.pack(4 + USER_TMPL.size * len(templates), c.XFRMA_TMPL))
-        for tmpl in templates:
-            dst = tmpl.dst
-            if tmpl.proto not in TEMPLATE_PROTOCOLS or tmpl.src.version != dst.version:
-                check_template(tmpl)
-            parts.append(
-                USER_TMPL.pack(
-                    _address(dst),
-                    htonl(tmpl.spi),
-                    tmpl.proto,
-                    2 if dst.version == 4 else 10,
-                    _address(tmpl.src),
-                    tmpl.reqid,
-                    MODES[tmpl.mode],
-                    c.XFRM_SHARE_ANY,
-                    int(tmpl.optional),
-                    ALL_ALGORITHMS,
-                    ALL_ALGORITHMS,
-                    ALL_ALGORITHMS,
-                )
-            )
+        parts.extend(map(_user_tmpl, templates))
     if policy.if_id:
         parts.append(NLA_U32.pack(NLA_U32_SIZE, c.XFRMA_IF_ID, policy.if_id))
     return b"".join(parts)
+
+
+@lru_cache(maxsize=1 << 12)
+def _user_tmpl(tmpl: Template) -> bytes:
+    """One ``struct xfrm_user_tmpl``; thousands of policies share a few."""
+    dst = tmpl.dst
+    if tmpl.proto not in TEMPLATE_PROTOCOLS or tmpl.src.version != dst.version:
+        check_template(tmpl)
+    return USER_TMPL.pack(
+        _address(dst),
+        htonl(tmpl.spi),
+        tmpl.proto,
+        2 if dst.version == 4 else 10,
+        _address(tmpl.src),
+        tmpl.reqid,
+        MODES[tmpl.mode],
+        c.XFRM_SHARE_ANY,
+        int(tmpl.optional),
+        ALL_ALGORITHMS,
+        ALL_ALGORITHMS,
+        ALL_ALGORITHMS,
+    )
 
 
 def encode_policy_id(
@@ -217,7 +221,9 @@ def _ip(raw: bytes, family: int):
     return ipaddress.IPv6Address(raw)
 
 
+@lru_cache(maxsize=1 << 12)
 def _template(v: tuple) -> Template:
+    """A template from its unpacked ``xfrm_user_tmpl``; policies share few."""
     family = v[_T["family"]]
     return Template(
         dst=_ip(v[_T["id.daddr"]], family),
@@ -230,20 +236,37 @@ def _template(v: tuple) -> Template:
     )
 
 
+_POLICY_FIELDS = itemgetter(
+    *(
+        _P[name]
+        for name in (
+            "sel.daddr", "sel.saddr", "sel.dport", "sel.dport_mask", "sel.sport",
+            "sel.sport_mask", "sel.family", "sel.prefixlen_d", "sel.prefixlen_s",
+            "sel.proto", "lft.soft_byte_limit", "priority", "index", "dir", "action",
+        )
+    )
+)
+_POLICY_INFO_SIZE = POLICY_INFO.size
+_TMPL_SIZE = USER_TMPL.size
+
+
 def decode_policy_info(data, offset: int, length: int) -> XfrmPolicy | None:
     """The policy in one ``xfrm_userpolicy_info`` message at ``offset``, or None
     for a policy XfrmPolicy cannot describe (``convert.modelled``)."""
-    v = POLICY_INFO.unpack_from(data, offset)
+    (daddr, saddr, dport, dport_mask, sport, sport_mask, family, prefixlen_d,
+     prefixlen_s, proto, soft_byte_limit, priority, index, direction,
+     action) = _POLICY_FIELDS(POLICY_INFO.unpack_from(data, offset))
+
     templates: list[Template] = []
     if_id = policy_type = mark = 0
-    pos, end = offset + POLICY_INFO.size, offset + length
+    pos, end = offset + _POLICY_INFO_SIZE, offset + length
     while pos + 4 <= end:
         size, kind = NLA_HDR.unpack_from(data, pos)
         if size < 4:
             break
         kind &= NLA_TYPE_MASK
         if kind == c.XFRMA_TMPL:
-            for at in range(pos + 4, pos + size - USER_TMPL.size + 1, USER_TMPL.size):
+            for at in range(pos + 4, pos + size - _TMPL_SIZE + 1, _TMPL_SIZE):
                 templates.append(_template(USER_TMPL.unpack_from(data, at)))
         elif kind == c.XFRMA_IF_ID:
             if_id = NLA_U32.unpack_from(data, pos)[2]
@@ -253,25 +276,24 @@ def decode_policy_info(data, offset: int, length: int) -> XfrmPolicy | None:
             mark = NLA_U32.unpack_from(data, pos)[2]
         pos += (size + 3) & ~3
 
-    family = v[_P["sel.family"]]
-    if not modelled(v[_P["dir"]], family, policy_type, mark):
+    if not modelled(direction, family, policy_type, mark):
         return None
     selector = Selector(
-        src=_network(v[_P["sel.saddr"]], family, v[_P["sel.prefixlen_s"]]),
-        dst=_network(v[_P["sel.daddr"]], family, v[_P["sel.prefixlen_d"]]),
-        proto=v[_P["sel.proto"]],
-        sport=ntohs(v[_P["sel.sport"]]),
-        sport_mask=ntohs(v[_P["sel.sport_mask"]]),
-        dport=ntohs(v[_P["sel.dport"]]),
-        dport_mask=ntohs(v[_P["sel.dport_mask"]]),
+        _network(saddr, family, prefixlen_s),
+        _network(daddr, family, prefixlen_d),
+        proto,
+        ntohs(sport),
+        ntohs(sport_mask),
+        ntohs(dport),
+        ntohs(dport_mask),
     )
     return XfrmPolicy(
-        direction=DIRECTION_NAMES[v[_P["dir"]]],
-        selector=selector,
-        action=ACTION_NAMES.get(v[_P["action"]], v[_P["action"]]),
-        priority=v[_P["priority"]],
-        templates=tuple(templates),
-        if_id=if_id,
-        owned=v[_P["lft.soft_byte_limit"]] == OWNER_TAG,
-        index=v[_P["index"]],
+        DIRECTION_NAMES[direction],
+        selector,
+        ACTION_NAMES.get(action, action),
+        priority,
+        tuple(templates),
+        if_id,
+        soft_byte_limit == OWNER_TAG,
+        index,
     )

@@ -59,6 +59,9 @@ class Ack:
     message: str = ""
 
 
+OK = Ack(0)
+
+
 class AsyncXfrmSocket(AsyncNetlinkSocket):
     marshal_class = MarshalXfrm
 
@@ -73,7 +76,10 @@ class XfrmSocket(NetlinkSocket):
         super().__init__(family=NETLINK_XFRM, netns=netns, flags=0, ext_ack=True)
         self._seq = itertools.count(0x10000)
         self._buffer = bytearray(RECV_SIZE)
-        rcvbuf = self.asyncore.socket.getsockopt(1, 8)  # SOL_SOCKET, SO_RCVBUF
+        # The raw socket under pyroute2's asyncio transport.  Its event loop only
+        # runs inside pyroute2's own calls, so reading here takes nothing from it.
+        self._sock = self.asyncore.socket
+        rcvbuf = self._sock.getsockopt(1, 8)  # SOL_SOCKET, SO_RCVBUF
         self.chunk_messages = max(16, min(MAX_CHUNK_MESSAGES, rcvbuf // ACK_COST))
 
     # Raw exchange ---------------------------------------------------------
@@ -86,7 +92,7 @@ class XfrmSocket(NetlinkSocket):
         return seq
 
     def _receive(self) -> bytes:
-        sock = self.asyncore.socket
+        sock = self._sock
         while True:
             try:
                 size = sock.recv_into(self._buffer)
@@ -123,7 +129,7 @@ class XfrmSocket(NetlinkSocket):
         return acks  # type: ignore[return-value]
 
     def _exchange(self, chunk: bytearray, waiting: dict[int, int], acks: list) -> None:
-        self.asyncore.socket.send(chunk)
+        self._sock.send(chunk)
         try:
             while waiting:
                 data = self._receive()
@@ -131,7 +137,11 @@ class XfrmSocket(NetlinkSocket):
                 while offset + 16 <= len(data):
                     length, kind, flags, seq, _ = HEADER.unpack_from(data, offset)
                     if kind == NLMSG_ERROR and seq in waiting:
-                        acks[waiting.pop(seq)] = parse_ack(data, offset, length, flags)
+                        if ERROR.unpack_from(data, offset + 16)[0]:
+                            ack = parse_ack(data, offset, length, flags)
+                        else:
+                            ack = OK
+                        acks[waiting.pop(seq)] = ack
                     if length < 16:
                         break
                     offset += (length + 3) & ~3
@@ -159,14 +169,15 @@ class XfrmSocket(NetlinkSocket):
 
     def raw_replies(self, message: bytes, dump: bool = False):
         """Send one encoded message; yield ``(data, offset, length, type, flags)``
-        of each reply message, raw.  Errors raise ``NetlinkError``; an ack or
-        ``NLMSG_DONE`` ends the exchange."""
+        of each reply message, raw.  Errors raise ``NetlinkError``.  A dump ends
+        with ``NLMSG_DONE``, anything else with its acknowledgement, so nothing
+        of the exchange is left unread."""
         seq = self._next_seq()
         flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else NLM_F_ACK)
         data = bytearray(message)
         (old,) = struct.unpack_from("=H", data, 6)
         SEQ_FLAGS.pack_into(data, 6, old | flags, seq)
-        self.asyncore.socket.send(data)
+        self._sock.send(data)
         while True:
             data = self._receive()
             offset = 0
@@ -183,8 +194,6 @@ class XfrmSocket(NetlinkSocket):
                             raise NetlinkError(ack.errno, ack.message or None)
                         return
                     yield data, offset, length, kind, flags
-                    if not dump:
-                        return
                 offset += (length + 3) & ~3
 
 

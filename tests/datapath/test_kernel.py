@@ -134,6 +134,17 @@ def test_policy_add_list_get_update_remove(kernel, policy):
 
 
 @root
+def test_get_policy_leaves_nothing_unread(kernel):
+    import select
+
+    kernel.add(POLICIES["ipv4 block"])
+    assert kernel.get_policy("out", SEL4) == POLICIES["ipv4 block"]
+    assert kernel.get_policy("in", SEL4) is None
+    readable, _, _ = select.select([kernel.xfrm.fileno()], [], [], 0)
+    assert readable == []
+
+
+@root
 def test_policies_with_other_if_id_are_different_objects(kernel):
     one, two = XfrmPolicy("out", SEL4, "block", 1, if_id=1), XfrmPolicy("out", SEL4, "block", 1, if_id=2)
     kernel.add(one)

@@ -220,6 +220,16 @@ def test_attribute_structs_round_trip():
     assert plain(decode(messages.xfrm_usersa_id, data))["attrs"] == attrs
 
 
+def test_attributes_newer_than_the_header_are_skipped():
+    policy = POLICIES["ipv4 esp template if_id"]
+    data = fastpath.encode_policy_info(policy, c.XFRM_MSG_NEWPOLICY, 0)
+    unknown = struct.pack("=HHB3x", 5, 40, 1)  # a later kernel's XFRMA_SA_DIR
+    data = bytearray(data + unknown)
+    struct.pack_into("=I", data, 0, len(data))
+    assert fastpath.decode_policy_info(bytes(data), 0, len(data)) == policy
+    assert convert.policy_from(decode(messages.xfrm_userpolicy_info, bytes(data))) == policy
+
+
 # The fast path agrees with the generic encoder ------------------------------
 
 
