@@ -17,7 +17,7 @@ from functools import lru_cache
 from .objects import Route, Rule, XfrmInterface, XfrmPolicy, XfrmState
 
 CAP_NET_ADMIN_HINT = (
-    "changing the kernel's network configuration needs CAP_NET_ADMIN: "
+    "{doing} the kernel's network configuration needs CAP_NET_ADMIN: "
     "run Cygnet's datapath as root or grant it that capability"
 )
 XFRM_INTERFACE_HINT = (
@@ -87,7 +87,7 @@ def is_gone(errno: int, op: str) -> bool:
 def hint_for(errno: int, op: str, obj) -> str:
     """The sentence for ``errno`` from ``op`` on ``obj``."""
     if errno in (E.EPERM, E.EACCES):
-        return CAP_NET_ADMIN_HINT
+        return CAP_NET_ADMIN_HINT.format(doing="reading" if op == "list" else "changing")
     if errno == E.ENOBUFS:
         return LOST_ACK_HINT
     if isinstance(obj, XfrmState) and op != "remove":

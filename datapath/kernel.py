@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
+from contextlib import contextmanager
 from socket import AF_INET, AF_INET6
 
 from pyroute2 import IPRoute
@@ -98,11 +99,12 @@ class Kernel:
         """``ip xfrm policy list``: owned iff the soft byte limit is OWNER_TAG."""
         request = encode_message(xfrm_dump_request, c.XFRM_MSG_GETPOLICY, 0, {})
         policies = []
-        for data, offset, length, kind, _ in self.xfrm.raw_replies(request, dump=True):
-            if kind == c.XFRM_MSG_NEWPOLICY:
-                policy = fastpath.decode_policy_info(data, offset, length)
-                if policy is not None:
-                    policies.append(policy)
+        with _listing("XFRM policies"):
+            for data, offset, length, kind, _ in self.xfrm.raw_replies(request, dump=True):
+                if kind == c.XFRM_MSG_NEWPOLICY:
+                    policy = fastpath.decode_policy_info(data, offset, length)
+                    if policy is not None:
+                        policies.append(policy)
         return policies
 
     def states(self) -> list[XfrmState]:
@@ -111,12 +113,13 @@ class Kernel:
 
     def _sa_dump(self):
         request = encode_message(xfrm_dump_request, c.XFRM_MSG_GETSA, 0, {})
-        return [
-            msg
-            for msg in self.xfrm.replies(request, dump=True)
-            if msg["header"]["type"] == c.XFRM_MSG_NEWSA
-            and msg["family"] in (AF_INET, AF_INET6)
-        ]
+        with _listing("XFRM SAs"):
+            return [
+                msg
+                for msg in self.xfrm.replies(request, dump=True)
+                if msg["header"]["type"] == c.XFRM_MSG_NEWSA
+                and msg["family"] in (AF_INET, AF_INET6)
+            ]
 
     def get_policy(
         self, direction: str, selector: Selector, if_id: int = 0
@@ -405,6 +408,15 @@ class Kernel:
         if not found:
             raise NetlinkError(errno.ENODEV, f"no interface {name}")
         return found[0]
+
+
+@contextmanager
+def _listing(what: str):
+    """Turn a failed dump into a KernelError (op "list") with its hint."""
+    try:
+        yield
+    except NetlinkError as exc:
+        raise KernelError(exc.code, "list", what, detail=_netlink_detail(exc)) from exc
 
 
 def _read_xfrm_stat() -> str:

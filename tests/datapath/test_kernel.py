@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import shutil
+import struct
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
+import datapath.errors as errors_module
 from datapath.errors import KernelError, NamespaceError, hint_for, is_gone, kernel_option
 from datapath.kernel import Kernel
 from datapath.objects import (
@@ -25,12 +31,14 @@ from datapath.objects import (
     XfrmPolicy,
     XfrmState,
 )
+from datapath.xfrm import fastpath
 from datapath.xfrm.socket import XfrmSocket
 
 from tests.netns import Namespaces, skip_reason
 
 N = ipaddress.ip_network
 A = ipaddress.ip_address
+ROOT = Path(__file__).resolve().parents[2]
 
 root = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 
@@ -63,9 +71,30 @@ def test_missing_esp_type_names_config_inet_esp():
     assert (error.errno, error.op, error.obj) == (errno.EPROTONOSUPPORT, "add", SA)
 
 
-def test_missing_aead_names_the_algorithm():
+@pytest.mark.parametrize(
+    "config, says, does_not_say",
+    [
+        ({"CONFIG_INET_ESP": "y", "CONFIG_CRYPTO_GCM": "n"}, ["CONFIG_CRYPTO_GCM"], ["ESP"]),
+        ({"CONFIG_INET_ESP": "n", "CONFIG_CRYPTO_GCM": "y"}, ["CONFIG_INET_ESP"], ["GCM"]),
+        ({"CONFIG_INET_ESP": "n", "CONFIG_CRYPTO_GCM": "n"},
+         ["CONFIG_INET_ESP", "CONFIG_CRYPTO_GCM"], []),
+        (None, ["CONFIG_CRYPTO_GCM", "ESP itself may be missing too (CONFIG_INET_ESP)"], []),
+    ],
+)
+def test_missing_aead_hint_follows_the_kernel_config(monkeypatch, config, says, does_not_say):
+    # ENOSYS: the kernel looked the AEAD up before ESP, so the build options
+    # decide what to tell the operator.
+    monkeypatch.setattr(errors_module, "_kernel_config", lambda: config)
     hint = hint_for(errno.ENOSYS, "add", SA)
-    assert "rfc4106(gcm(aes))" in hint or "CONFIG_INET_ESP" in hint
+    for words in says:
+        assert words in hint
+    for words in does_not_say:
+        assert words not in hint
+
+
+def test_listing_without_permission_says_reading():
+    hint = hint_for(errno.EPERM, "list", "XFRM policies")
+    assert hint.startswith("reading") and "CAP_NET_ADMIN" in hint
 
 
 def test_missing_xfrm_interfaces_name_the_option():
@@ -82,6 +111,67 @@ def test_existing_objects_say_what_to_do():
 def test_removing_what_is_gone_counts_as_done(code):
     assert is_gone(code, "remove")
     assert not is_gone(code, "add")
+
+
+# The batched exchange, against a stand-in for the kernel's socket (no root) -------
+
+
+class ScriptedKernelSocket:
+    """Answers each sendmsg() like the kernel: one ack per message, here in
+    reverse order, failing the messages whose selector priority is in ``fail``."""
+
+    def __init__(self, fail=(), lose_after=None):
+        self.fail = set(fail)
+        self.lose_after = lose_after
+        self.sends = []
+        self.queue = []
+
+    def send(self, data):
+        self.sends.append(len(data))
+        offset, acks = 0, []
+        while offset < len(data):
+            length, _, flags, seq, _ = struct.unpack_from("=IHHII", data, offset)
+            assert flags & 0x5 == 0x5  # NLM_F_REQUEST | NLM_F_ACK
+            # priority sits after the selector and the two lifetimes
+            (priority,) = struct.unpack_from("=I", data, offset + 16 + 56 + 64 + 32)
+            code = -errno.EEXIST if priority in self.fail else 0
+            acks.append(struct.pack("=IHHIIi", 36, 2, 0x100, seq, 0, code) + bytes(16))
+            offset += length
+        self.queue.extend(reversed(acks))
+        return len(data)
+
+    def recv_into(self, buffer):
+        if self.lose_after is not None and self.lose_after <= 0:
+            raise OSError(errno.ENOBUFS, "No buffer space available")
+        if self.lose_after is not None:
+            self.lose_after -= 1
+        data = self.queue.pop(0)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _policies(count):
+    return [
+        fastpath.encode_policy_info(XfrmPolicy("out", SEL4, "allow", i), 0x13, 0)
+        for i in range(count)
+    ]
+
+
+def test_acks_are_matched_to_messages_by_sequence_number():
+    with XfrmSocket() as sock:
+        sock._sock = fake = ScriptedKernelSocket(fail={3, 700})
+        acks = sock.transact(_policies(1000))
+    assert [i for i, ack in enumerate(acks) if ack.errno] == [3, 700]
+    assert {acks[3].errno, acks[700].errno} == {errno.EEXIST}
+    assert len(fake.sends) > 1 and max(fake.sends) <= 128 * 1024
+
+
+def test_lost_acks_leave_the_outcome_unknown_not_successful():
+    with XfrmSocket() as sock:
+        sock._sock = ScriptedKernelSocket(lose_after=10)
+        acks = sock.transact(_policies(50))
+    assert sum(1 for ack in acks if ack.errno == 0) == 10
+    assert sum(1 for ack in acks if ack.errno == errno.ENOBUFS) == 40
 
 
 # Fresh namespaces (root) ----------------------------------------------------------
@@ -318,3 +408,26 @@ def test_xfrm_stats_counts_in_the_namespace(spaces):
 def test_xfrm_socket_never_creates_a_namespace():
     with pytest.raises(FileNotFoundError):
         XfrmSocket("cyg-no-such-namespace")
+
+
+@root
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux's setpriv")
+def test_without_cap_net_admin_the_error_says_so(spaces):
+    script = (
+        "from datapath.kernel import Kernel\n"
+        "from datapath.errors import KernelError\n"
+        "from tests.datapath.test_kernel import POLICIES\n"
+        f"kernel = Kernel(netns={spaces['a']!r})\n"
+        "for call in (kernel.policies, lambda: kernel.add(POLICIES['ipv4 block'])):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except KernelError as error:\n"
+        "        print(error.errno, error.hint)\n"
+    )
+    done = subprocess.run(
+        ["setpriv", "--bounding-set", "-net_admin", sys.executable, "-c", script],
+        capture_output=True, text=True, cwd=str(ROOT),
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2, done.stderr
+    assert all(line.startswith(f"{errno.EPERM} ") and "CAP_NET_ADMIN" in line for line in lines)
