@@ -40,7 +40,9 @@ TARGET_RATIO = 1.5
 def subnet_pairs(count: int):
     for i in range(count):
         left = ipaddress.ip_network(f"10.{i // 250}.{i % 250}.0/24")
-        right = ipaddress.ip_network(f"172.{16 + i // 250 % 16}.{i % 250}.{i // 4000 * 64}/26")
+        right = ipaddress.ip_network(
+            f"172.{16 + i // 250 % 16}.{i % 250}.{i // 4000 * 64}/26"
+        )
         yield i, left, right
 
 
@@ -54,10 +56,14 @@ def build(pairs: int) -> tuple[list[XfrmPolicy], list[str]]:
             ("in", right, left, (GATEWAY_B, GATEWAY_A)),
         ):
             templates = (Template(outer[1], outer[0], reqid=1),) if protect else ()
-            policies.append(XfrmPolicy(direction, Selector(src, dst), "allow", 100, templates))
+            policies.append(
+                XfrmPolicy(direction, Selector(src, dst), "allow", 100, templates)
+            )
             line = f"xfrm policy add src {src} dst {dst} dir {direction} priority 100"
             if protect:
-                line += f" tmpl src {outer[0]} dst {outer[1]} proto esp reqid 1 mode tunnel"
+                line += (
+                    f" tmpl src {outer[0]} dst {outer[1]} proto esp reqid 1 mode tunnel"
+                )
             else:
                 line += " action allow"
             lines.append(line)
@@ -65,13 +71,19 @@ def build(pairs: int) -> tuple[list[XfrmPolicy], list[str]]:
 
 
 def ip(*args: str) -> str:
-    return subprocess.run(["ip", *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["ip", *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def policy_count(ns: str) -> int:
     # "SPD IN  5000 OUT 5000 FWD 0"
     words = ip("-n", ns, "xfrm", "policy", "count").split()
-    return sum(int(words[i + 1]) for i, word in enumerate(words) if word in ("IN", "OUT", "FWD"))
+    return sum(
+        int(words[i + 1])
+        for i, word in enumerate(words)
+        if word in ("IN", "OUT", "FWD")
+    )
 
 
 def run_cygnet(ns: str, policies: list[XfrmPolicy]) -> float:
@@ -144,17 +156,23 @@ def main() -> None:
     cygnet, baseline = min(times["cygnet"]), min(times["ip"])
     ratio = cygnet / baseline
     rounds = lambda name: ", ".join(f"{t:.3f}" for t in times[name])  # noqa: E731
-    print(f"install {total} policies ({args.pairs} pairs, half with ESP templates), "
-          f"best of {args.rounds}:")
+    print(
+        f"install {total} policies ({args.pairs} pairs, half with ESP templates), "
+        f"best of {args.rounds}:"
+    )
     print(f"  Cygnet Kernel.batch  {cygnet:.3f} s   (rounds: {rounds('cygnet')})")
     print(f"  ip -batch            {baseline:.3f} s   (rounds: {rounds('ip')})")
     verdict = "within" if ratio <= TARGET_RATIO else "OVER"
     print(f"  ratio {ratio:.2f}x: {verdict} the {TARGET_RATIO}x target")
-    print(f"  Cygnet peak traced memory during the batch: {peak / 2**20:.1f} MiB; "
-          f"max RSS grew {rss_growth / 1024:.1f} MiB over the run "
-          f"(policy objects included)")
-    print(f"list {total} policies: Kernel.policies() {list_cygnet:.3f} s, "
-          f"ip xfrm policy list {list_ip:.3f} s")
+    print(
+        f"  Cygnet peak traced memory during the batch: {peak / 2**20:.1f} MiB; "
+        f"max RSS grew {rss_growth / 1024:.1f} MiB over the run "
+        f"(policy objects included)"
+    )
+    print(
+        f"list {total} policies: Kernel.policies() {list_cygnet:.3f} s, "
+        f"ip xfrm policy list {list_ip:.3f} s"
+    )
     sys.stdout.flush()
 
 

@@ -12,7 +12,7 @@ import errno as E
 import gzip
 import os
 import platform
-from functools import lru_cache
+from functools import cache
 
 from .objects import Route, Rule, XfrmInterface, XfrmPolicy, XfrmState
 
@@ -37,7 +37,10 @@ AEAD_OPTIONS = {
     "rfc4106(gcm(aes))": ("CONFIG_CRYPTO_GCM", "gcm"),
     "rfc4543(gcm(aes))": ("CONFIG_CRYPTO_GCM", "gcm"),
     "rfc4309(ccm(aes))": ("CONFIG_CRYPTO_CCM", "ccm"),
-    "rfc7539esp(chacha20,poly1305)": ("CONFIG_CRYPTO_CHACHA20POLY1305", "chacha20poly1305"),
+    "rfc7539esp(chacha20,poly1305)": (
+        "CONFIG_CRYPTO_CHACHA20POLY1305",
+        "chacha20poly1305",
+    ),
 }
 
 
@@ -59,7 +62,9 @@ class KernelError(Exception):
         super().__init__(errno, op, obj, self.hint, detail)
 
     def __str__(self) -> str:
-        name = ERRNO_NAMES.get(self.errno) or E.errorcode.get(self.errno, str(self.errno))
+        name = ERRNO_NAMES.get(self.errno) or E.errorcode.get(
+            self.errno, str(self.errno)
+        )
         said = f": {self.detail}" if self.detail else ""
         return f"{self.op} {self.obj}: {self.hint} ({name}{said})"
 
@@ -87,7 +92,9 @@ def is_gone(errno: int, op: str) -> bool:
 def hint_for(errno: int, op: str, obj) -> str:
     """The sentence for ``errno`` from ``op`` on ``obj``."""
     if errno in (E.EPERM, E.EACCES):
-        return CAP_NET_ADMIN_HINT.format(doing="reading" if op == "list" else "changing")
+        return CAP_NET_ADMIN_HINT.format(
+            doing="reading" if op == "list" else "changing"
+        )
     if errno == E.ENOBUFS:
         return LOST_ACK_HINT
     if isinstance(obj, XfrmState) and op != "remove":
@@ -125,7 +132,10 @@ def exists_hint(obj) -> str:
             "installed: remove it first or use a new SPI"
         )
     if isinstance(obj, XfrmInterface):
-        return f"an interface named {obj.name} already exists: remove it or pick another name"
+        return (
+            f"an interface named {obj.name} already exists: "
+            "remove it or pick another name"
+        )
     if isinstance(obj, Rule):
         return "the same rule is already installed"
     return "it already exists in the kernel"
@@ -155,7 +165,9 @@ def missing_aead_hint(state: XfrmState) -> str:
             f"the kernel does not know the AEAD algorithm {name}: use rfc4106(gcm(aes))"
         )
     elif kernel_option(option) in ("n", None) or not parts:
-        parts.append(f"the kernel has no {name} algorithm ({option}): load the {module} module")
+        parts.append(
+            f"the kernel has no {name} algorithm ({option}): load the {module} module"
+        )
     if esp is None:
         parts.append(
             f"ESP itself may be missing too ({esp_option}): load the esp4/esp6 modules"
@@ -163,7 +175,7 @@ def missing_aead_hint(state: XfrmState) -> str:
     return "; ".join(parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kernel_config() -> dict[str, str] | None:
     """The running kernel's build options, or None if they are not readable."""
     candidates = ["/proc/config.gz", f"/boot/config-{platform.release()}"]
@@ -180,7 +192,7 @@ def _kernel_config() -> dict[str, str] | None:
                 name, _, value = line.partition("=")
                 options[name] = value
             elif line.startswith("# CONFIG_") and line.endswith(" is not set"):
-                options[line[2:-len(" is not set")]] = "n"
+                options[line[2 : -len(" is not set")]] = "n"
         return options
     return None
 

@@ -100,7 +100,9 @@ class Kernel:
         request = encode_message(xfrm_dump_request, c.XFRM_MSG_GETPOLICY, 0, {})
         policies = []
         with _listing("XFRM policies"):
-            for data, offset, length, kind, _ in self.xfrm.raw_replies(request, dump=True):
+            for data, offset, length, kind, _ in self.xfrm.raw_replies(
+                request, dump=True
+            ):
                 if kind == c.XFRM_MSG_NEWPOLICY:
                     policy = fastpath.decode_policy_info(data, offset, length)
                     if policy is not None:
@@ -133,7 +135,9 @@ class Kernel:
         except NetlinkError as exc:
             if exc.code == errno.ENOENT:
                 return None
-            raise KernelError(exc.code, "get", f"policy {direction} {selector}") from exc
+            raise KernelError(
+                exc.code, "get", f"policy {direction} {selector}"
+            ) from exc
         return convert.policy_from(replies[0]) if replies else None
 
     def interfaces(self) -> list[XfrmInterface]:
@@ -162,7 +166,9 @@ class Kernel:
             for msg in self.ipr.route("dump", family=family):
                 if msg["proto"] != RTPROT_CYGNET:
                     continue
-                dst = msg.get_attr("RTA_DST") or ("::" if family == AF_INET6 else "0.0.0.0")
+                dst = msg.get_attr("RTA_DST") or (
+                    "::" if family == AF_INET6 else "0.0.0.0"
+                )
                 via = msg.get_attr("RTA_GATEWAY")
                 found.append(
                     Route(
@@ -185,9 +191,15 @@ class Kernel:
                 blackhole = msg["action"] == FR_ACT_BLACKHOLE
                 found.append(
                     Rule(
-                        src=_network(msg.get_attr("FRA_SRC") or any_address, msg["src_len"]),
-                        dst=_network(msg.get_attr("FRA_DST") or any_address, msg["dst_len"]),
-                        table=0 if blackhole else msg.get_attr("FRA_TABLE") or msg["table"],
+                        src=_network(
+                            msg.get_attr("FRA_SRC") or any_address, msg["src_len"]
+                        ),
+                        dst=_network(
+                            msg.get_attr("FRA_DST") or any_address, msg["dst_len"]
+                        ),
+                        table=0
+                        if blackhole
+                        else msg.get_attr("FRA_TABLE") or msg["table"],
                         priority=msg.get_attr("FRA_PRIORITY") or 0,
                         action="blackhole" if blackhole else "lookup",
                     )
@@ -195,7 +207,9 @@ class Kernel:
         return found
 
     def _link_names(self) -> dict[int, str]:
-        return {link["index"]: link.get_attr("IFLA_IFNAME") for link in self.ipr.get_links()}
+        return {
+            link["index"]: link.get_attr("IFLA_IFNAME") for link in self.ipr.get_links()
+        }
 
     # Counters -----------------------------------------------------------------
 
@@ -238,7 +252,10 @@ class Kernel:
     def state_stats(self) -> dict[tuple, tuple[int, int]]:
         """``ip -s xfrm state``: bytes and packets each SA has carried, by key()."""
         return {
-            convert.state_from(msg).key(): (msg["curlft"]["bytes"], msg["curlft"]["packets"])
+            convert.state_from(msg).key(): (
+                msg["curlft"]["bytes"],
+                msg["curlft"]["packets"],
+            )
             for msg in self._sa_dump()
         }
 
@@ -309,19 +326,23 @@ class Kernel:
                 fields = convert.state_id_fields(obj)
                 return encode_message(xfrm_usersa_id, c.XFRM_MSG_DELSA, 0, fields)
             kind = c.XFRM_MSG_NEWSA if op == "add" else c.XFRM_MSG_UPDSA
-            return encode_message(xfrm_usersa_info, kind, 0, convert.state_info_fields(obj))
+            return encode_message(
+                xfrm_usersa_info, kind, 0, convert.state_info_fields(obj)
+            )
         if isinstance(obj, Rule) and op == "update":
             raise ValueError(
                 f"rule {obj} cannot be updated in place: add the new rule, "
                 "then remove the old one"
             )
         if not isinstance(obj, (Route, Rule, XfrmInterface)):
-            raise ValueError(f"{type(obj).__name__} is not a kernel object Cygnet manages")
+            raise ValueError(
+                f"{type(obj).__name__} is not a kernel object Cygnet manages"
+            )
         return None
 
     def _send_xfrm(self, ops, encoded, indexes: list[int]) -> Iterable[KernelError]:
         acks = self.xfrm.transact([encoded[i] for i in indexes])
-        for index, ack in zip(indexes, acks):
+        for index, ack in zip(indexes, acks, strict=True):
             op, obj = ops[index]
             if ack.errno and not is_gone(ack.errno, op):
                 yield KernelError(ack.errno, op, obj, detail=ack.message)
@@ -350,7 +371,9 @@ class Kernel:
 
     def _route(self, op: str, route: Route) -> None:
         family = FAMILIES[route.dst.version]
-        spec = dict(dst=str(route.dst), table=route.table, proto=RTPROT_CYGNET, family=family)
+        spec = dict(
+            dst=str(route.dst), table=route.table, proto=RTPROT_CYGNET, family=family
+        )
         if op == "remove":
             self.ipr.route("del", **spec)
             return

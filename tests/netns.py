@@ -79,8 +79,19 @@ class Namespaces:
         """Join namespaces ``a`` and ``b`` (labels; may be the same) with a veth
         pair, bring both ends up and give them the optional addresses (CIDR)."""
         run(
-            "ip", "-n", self[a], "link", "add", a_if, "type", "veth",
-            "peer", "name", b_if, "netns", self[b],
+            "ip",
+            "-n",
+            self[a],
+            "link",
+            "add",
+            a_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_if,
+            "netns",
+            self[b],
         )
         for label, ifname, addr in ((a, a_if, a_addr), (b, b_if, b_addr)):
             if addr:

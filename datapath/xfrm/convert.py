@@ -15,7 +15,11 @@ from ..objects import OWNER_TAG, Aead, Selector, Template, XfrmPolicy, XfrmState
 from . import constants as c
 from .structs import xfrm_lifetime_cfg
 
-DIRECTIONS = {"in": c.XFRM_POLICY_IN, "out": c.XFRM_POLICY_OUT, "fwd": c.XFRM_POLICY_FWD}
+DIRECTIONS = {
+    "in": c.XFRM_POLICY_IN,
+    "out": c.XFRM_POLICY_OUT,
+    "fwd": c.XFRM_POLICY_FWD,
+}
 DIRECTION_NAMES = {number: name for name, number in DIRECTIONS.items()}
 ACTIONS = {"allow": c.XFRM_POLICY_ALLOW, "block": c.XFRM_POLICY_BLOCK}
 ACTION_NAMES = {number: name for name, number in ACTIONS.items()}
@@ -85,7 +89,9 @@ def check_template(tmpl: Template) -> None:
             "use 50 (esp), 51 (ah) or 108 (comp)"
         )
     if tmpl.mode not in MODES:
-        raise ValueError(f"template mode {tmpl.mode!r} is unknown: use tunnel or transport")
+        raise ValueError(
+            f"template mode {tmpl.mode!r} is unknown: use tunnel or transport"
+        )
     if tmpl.src.version != tmpl.dst.version:
         raise ValueError(
             f"template {tmpl.src} -> {tmpl.dst} mixes IPv4 and IPv6: "
@@ -95,9 +101,13 @@ def check_template(tmpl: Template) -> None:
 
 def check_policy(policy: XfrmPolicy) -> None:
     if policy.direction not in DIRECTIONS:
-        raise ValueError(f"policy direction {policy.direction!r} is unknown: use in, out or fwd")
+        raise ValueError(
+            f"policy direction {policy.direction!r} is unknown: use in, out or fwd"
+        )
     if policy.action not in ACTIONS:
-        raise ValueError(f"policy action {policy.action!r} is unknown: use allow or block")
+        raise ValueError(
+            f"policy action {policy.action!r} is unknown: use allow or block"
+        )
     _check_range("policy priority", policy.priority, U32)
     _check_range("policy if_id", policy.if_id, U32)
     check_selector(policy.selector)
@@ -236,7 +246,9 @@ def policy_info_fields(policy: XfrmPolicy) -> dict:
 def policy_id_fields(direction: str, selector: Selector, if_id: int = 0) -> dict:
     """Fields and attributes of ``struct xfrm_userpolicy_id`` naming one policy."""
     if direction not in DIRECTIONS:
-        raise ValueError(f"policy direction {direction!r} is unknown: use in, out or fwd")
+        raise ValueError(
+            f"policy direction {direction!r} is unknown: use in, out or fwd"
+        )
     check_selector(selector)
     _check_range("policy if_id", if_id, U32)
     return {
@@ -291,7 +303,11 @@ def state_info_fields(state: XfrmState) -> dict:
     return {
         # An empty selector (family 0): the SA carries whatever its policy sends.
         "sel": {"daddr": bytes(16), "saddr": bytes(16)},
-        "id": {"daddr": address_bytes(state.dst), "spi": state.spi, "proto": state.proto},
+        "id": {
+            "daddr": address_bytes(state.dst),
+            "spi": state.spi,
+            "proto": state.proto,
+        },
         "saddr": address_bytes(state.src),
         "lft": lifetime(owned=True),
         "curlft": {"bytes": 0, "packets": 0, "add_time": 0, "use_time": 0},

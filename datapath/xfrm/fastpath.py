@@ -49,7 +49,9 @@ def native_format(fields) -> str:
     byte-order marks dropped (callers swap big-endian values themselves)."""
     text = ""
     for _, fmt in fields:
-        text += fmt.lstrip("=<>!") if isinstance(fmt, str) else native_format(fmt.fields)
+        text += (
+            fmt.lstrip("=<>!") if isinstance(fmt, str) else native_format(fmt.fields)
+        )
     return text
 
 
@@ -72,7 +74,10 @@ USER_TMPL = struct.Struct("=" + native_format(xfrm_user_tmpl.fields))
 
 # Where each field's value sits in the unpacked tuples.
 _HEADER_NAMES = ["length", "type", "flags", "seq", "pid"]
-_P = {name: i for i, name in enumerate(_HEADER_NAMES + flat_names(xfrm_userpolicy_info.fields))}
+_P = {
+    name: i
+    for i, name in enumerate(_HEADER_NAMES + flat_names(xfrm_userpolicy_info.fields))
+}
 _T = {name: i for i, name in enumerate(flat_names(xfrm_user_tmpl.fields))}
 
 # struct xfrm_lifetime_cfg after the soft byte limit (see convert.lifetime)
@@ -184,7 +189,9 @@ def encode_policy_id(
 ) -> bytes:
     """``XFRM_MSG_DELPOLICY``/``XFRM_MSG_GETPOLICY`` by selector, sequence 0."""
     if direction not in DIRECTIONS:
-        raise ValueError(f"policy direction {direction!r} is unknown: use in, out or fwd")
+        raise ValueError(
+            f"policy direction {direction!r} is unknown: use in, out or fwd"
+        )
     check_selector(selector)
     if not isinstance(if_id, int) or not 0 <= if_id <= 0xFFFFFFFF:
         raise ValueError(f"policy if_id {if_id!r} is out of range: use 0..4294967295")
@@ -236,16 +243,13 @@ def _template(v: tuple) -> Template:
     )
 
 
-_POLICY_FIELDS = itemgetter(
-    *(
-        _P[name]
-        for name in (
-            "sel.daddr", "sel.saddr", "sel.dport", "sel.dport_mask", "sel.sport",
-            "sel.sport_mask", "sel.family", "sel.prefixlen_d", "sel.prefixlen_s",
-            "sel.proto", "lft.soft_byte_limit", "priority", "index", "dir", "action",
-        )
-    )
-)
+# The fields a policy is built from, in the order decode_policy_info unpacks them.
+_POLICY_FIELD_NAMES = """
+    sel.daddr sel.saddr sel.dport sel.dport_mask sel.sport sel.sport_mask
+    sel.family sel.prefixlen_d sel.prefixlen_s sel.proto lft.soft_byte_limit
+    priority index dir action
+""".split()
+_POLICY_FIELDS = itemgetter(*(_P[name] for name in _POLICY_FIELD_NAMES))
 _POLICY_INFO_SIZE = POLICY_INFO.size
 _TMPL_SIZE = USER_TMPL.size
 
@@ -253,9 +257,23 @@ _TMPL_SIZE = USER_TMPL.size
 def decode_policy_info(data, offset: int, length: int) -> XfrmPolicy | None:
     """The policy in one ``xfrm_userpolicy_info`` message at ``offset``, or None
     for a policy XfrmPolicy cannot describe (``convert.modelled``)."""
-    (daddr, saddr, dport, dport_mask, sport, sport_mask, family, prefixlen_d,
-     prefixlen_s, proto, soft_byte_limit, priority, index, direction,
-     action) = _POLICY_FIELDS(POLICY_INFO.unpack_from(data, offset))
+    (
+        daddr,
+        saddr,
+        dport,
+        dport_mask,
+        sport,
+        sport_mask,
+        family,
+        prefixlen_d,
+        prefixlen_s,
+        proto,
+        soft_byte_limit,
+        priority,
+        index,
+        direction,
+        action,
+    ) = _POLICY_FIELDS(POLICY_INFO.unpack_from(data, offset))
 
     templates: list[Template] = []
     if_id = policy_type = mark = 0

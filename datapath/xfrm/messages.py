@@ -12,8 +12,14 @@ from pyroute2.netlink.marshal import Marshal
 
 from . import constants as c
 from . import structs
-from .structs import strip_padding, xfrm_lifetime_cfg, xfrm_lifetime_cur
-from .structs import xfrm_id, xfrm_selector, xfrm_stats
+from .structs import (
+    strip_padding,
+    xfrm_id,
+    xfrm_lifetime_cfg,
+    xfrm_lifetime_cur,
+    xfrm_selector,
+    xfrm_stats,
+)
 
 
 class xfrm_msg(nlmsg):
@@ -236,7 +242,9 @@ class MarshalXfrm(Marshal):
     }
 
 
-def encode_message(cls: type[xfrm_msg], msg_type: int, flags: int, fields: dict) -> bytes:
+def encode_message(
+    cls: type[xfrm_msg], msg_type: int, flags: int, fields: dict
+) -> bytes:
     """Encode one message with pyroute2's generic encoder (sequence 0)."""
     msg = cls()
     msg["header"]["type"] = msg_type

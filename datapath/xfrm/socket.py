@@ -99,7 +99,9 @@ class XfrmSocket(NetlinkSocket):
             except BlockingIOError:
                 ready, _, _ = select.select([sock], [], [], REPLY_TIMEOUT)
                 if not ready:
-                    raise TimeoutError("the kernel did not answer on the XFRM socket")
+                    raise TimeoutError(
+                        "the kernel did not answer on the XFRM socket"
+                    ) from None
                 continue
             return bytes(self._buffer[:size])
 
@@ -122,7 +124,9 @@ class XfrmSocket(NetlinkSocket):
             offset = len(chunk)
             chunk += message
             (flags,) = struct.unpack_from("=H", chunk, offset + 6)
-            SEQ_FLAGS.pack_into(chunk, offset + 6, flags | NLM_F_REQUEST | NLM_F_ACK, seq)
+            SEQ_FLAGS.pack_into(
+                chunk, offset + 6, flags | NLM_F_REQUEST | NLM_F_ACK, seq
+            )
             waiting[seq] = index
         if waiting:
             self._exchange(chunk, waiting, acks)
@@ -214,6 +218,10 @@ def parse_ack(data: bytes, offset: int, length: int, flags: int) -> Ack:
             if size < 4:
                 break
             if kind == NLMSGERR_ATTR_MSG:
-                text = bytes(data[pos + 4 : pos + size]).rstrip(b"\0").decode("utf-8", "replace")
+                text = (
+                    bytes(data[pos + 4 : pos + size])
+                    .rstrip(b"\0")
+                    .decode("utf-8", "replace")
+                )
             pos += (size + 3) & ~3
     return Ack(-error, text)

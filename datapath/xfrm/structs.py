@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import struct
 
-from pyroute2.netlink import nla, nlmsg_base, nlmsg_decoder_generic
-from pyroute2.netlink import nlmsg_encoder_generic
+from pyroute2.netlink import (
+    nla,
+    nlmsg_base,
+    nlmsg_decoder_generic,
+    nlmsg_encoder_generic,
+)
 
 
 def field_size(fmt: str | type) -> int:

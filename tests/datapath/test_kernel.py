@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 import datapath.errors as errors_module
-from datapath.errors import KernelError, NamespaceError, hint_for, is_gone, kernel_option
+from datapath.errors import (
+    KernelError,
+    NamespaceError,
+    hint_for,
+    is_gone,
+    kernel_option,
+)
 from datapath.kernel import Kernel
 from datapath.objects import (
     Aead,
@@ -33,7 +39,6 @@ from datapath.objects import (
 )
 from datapath.xfrm import fastpath
 from datapath.xfrm.socket import XfrmSocket
-
 from tests.netns import Namespaces, skip_reason
 
 N = ipaddress.ip_network
@@ -43,11 +48,15 @@ ROOT = Path(__file__).resolve().parents[2]
 root = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 
 SEL4 = Selector(N("10.1.0.0/24"), N("10.2.0.0/24"))
-SEL4_PORT = Selector(N("10.1.0.0/24"), N("10.3.0.0/24"), proto=6, dport=443, dport_mask=0xFFFF)
+SEL4_PORT = Selector(
+    N("10.1.0.0/24"), N("10.3.0.0/24"), proto=6, dport=443, dport_mask=0xFFFF
+)
 SEL6 = Selector(N("2001:db8:1::/64"), N("2001:db8:2::/64"))
 TMPL4 = Template(A("192.0.2.2"), A("192.0.2.1"), reqid=7)
 TMPL6 = Template(A("2001:db8::2"), A("2001:db8::1"), reqid=8)
-SA = XfrmState(A("192.0.2.1"), A("192.0.2.2"), 0x1000, 7, Aead("rfc4106(gcm(aes))", bytes(20)))
+SA = XfrmState(
+    A("192.0.2.1"), A("192.0.2.2"), 0x1000, 7, Aead("rfc4106(gcm(aes))", bytes(20))
+)
 
 
 # Error translation (no root) ---------------------------------------------------
@@ -74,14 +83,31 @@ def test_missing_esp_type_names_config_inet_esp():
 @pytest.mark.parametrize(
     "config, says, does_not_say",
     [
-        ({"CONFIG_INET_ESP": "y", "CONFIG_CRYPTO_GCM": "n"}, ["CONFIG_CRYPTO_GCM"], ["ESP"]),
-        ({"CONFIG_INET_ESP": "n", "CONFIG_CRYPTO_GCM": "y"}, ["CONFIG_INET_ESP"], ["GCM"]),
-        ({"CONFIG_INET_ESP": "n", "CONFIG_CRYPTO_GCM": "n"},
-         ["CONFIG_INET_ESP", "CONFIG_CRYPTO_GCM"], []),
-        (None, ["CONFIG_CRYPTO_GCM", "ESP itself may be missing too (CONFIG_INET_ESP)"], []),
+        (
+            {"CONFIG_INET_ESP": "y", "CONFIG_CRYPTO_GCM": "n"},
+            ["CONFIG_CRYPTO_GCM"],
+            ["ESP"],
+        ),
+        (
+            {"CONFIG_INET_ESP": "n", "CONFIG_CRYPTO_GCM": "y"},
+            ["CONFIG_INET_ESP"],
+            ["GCM"],
+        ),
+        (
+            {"CONFIG_INET_ESP": "n", "CONFIG_CRYPTO_GCM": "n"},
+            ["CONFIG_INET_ESP", "CONFIG_CRYPTO_GCM"],
+            [],
+        ),
+        (
+            None,
+            ["CONFIG_CRYPTO_GCM", "ESP itself may be missing too (CONFIG_INET_ESP)"],
+            [],
+        ),
     ],
 )
-def test_missing_aead_hint_follows_the_kernel_config(monkeypatch, config, says, does_not_say):
+def test_missing_aead_hint_follows_the_kernel_config(
+    monkeypatch, config, says, does_not_say
+):
     # ENOSYS: the kernel looked the AEAD up before ESP, so the build options
     # decide what to tell the operator.
     monkeypatch.setattr(errors_module, "_kernel_config", lambda: config)
@@ -103,7 +129,9 @@ def test_missing_xfrm_interfaces_name_the_option():
 
 
 def test_existing_objects_say_what_to_do():
-    assert "update it" in hint_for(errno.EEXIST, "add", XfrmPolicy("out", SEL4, "allow", 1))
+    assert "update it" in hint_for(
+        errno.EEXIST, "add", XfrmPolicy("out", SEL4, "allow", 1)
+    )
     assert "new SPI" in hint_for(errno.EEXIST, "add", SA)
 
 
@@ -213,7 +241,12 @@ def test_policy_add_list_get_update_remove(kernel, policy):
     assert kernel.get_policy(policy.direction, policy.selector, policy.if_id) == policy
 
     changed = XfrmPolicy(
-        policy.direction, policy.selector, "block", policy.priority + 1, (), policy.if_id
+        policy.direction,
+        policy.selector,
+        "block",
+        policy.priority + 1,
+        (),
+        policy.if_id,
     )
     kernel.update(changed)
     assert kernel.policies() == [changed]
@@ -236,7 +269,10 @@ def test_get_policy_leaves_nothing_unread(kernel):
 
 @root
 def test_policies_with_other_if_id_are_different_objects(kernel):
-    one, two = XfrmPolicy("out", SEL4, "block", 1, if_id=1), XfrmPolicy("out", SEL4, "block", 1, if_id=2)
+    one, two = (
+        XfrmPolicy("out", SEL4, "block", 1, if_id=1),
+        XfrmPolicy("out", SEL4, "block", 1, if_id=2),
+    )
     kernel.add(one)
     kernel.add(two)
     assert sorted(p.if_id for p in kernel.policies()) == [1, 2]
@@ -255,8 +291,20 @@ def test_adding_an_installed_policy_is_eexist(kernel):
 
 @root
 def test_policy_added_by_hand_is_not_owned(kernel, spaces):
-    spaces.ip("a", "xfrm", "policy", "add", "src", "10.9.0.0/24", "dst", "10.8.0.0/24",
-              "dir", "out", "action", "block")
+    spaces.ip(
+        "a",
+        "xfrm",
+        "policy",
+        "add",
+        "src",
+        "10.9.0.0/24",
+        "dst",
+        "10.8.0.0/24",
+        "dir",
+        "out",
+        "action",
+        "block",
+    )
     kernel.add(POLICIES["ipv4 block"])
     owned = {str(p.selector.src): p.owned for p in kernel.policies()}
     assert owned == {"10.9.0.0/24": False, "10.1.0.0/24": True}
@@ -285,12 +333,19 @@ def test_removing_what_is_missing_is_not_an_error(kernel):
 
 @root
 def test_batch_reports_exactly_the_failing_message(kernel):
-    pairs = [(N(f"10.{i // 256}.{i % 256}.0/24"), N("172.16.0.0/16")) for i in range(1500)]
-    ops = [("add", XfrmPolicy("out", Selector(s, d), "allow", 1, (TMPL4,))) for s, d in pairs]
+    pairs = [
+        (N(f"10.{i // 256}.{i % 256}.0/24"), N("172.16.0.0/16")) for i in range(1500)
+    ]
+    ops = [
+        ("add", XfrmPolicy("out", Selector(s, d), "allow", 1, (TMPL4,)))
+        for s, d in pairs
+    ]
     duplicate = ops[700][1]
     ops.insert(1200, ("add", duplicate))  # spans several sendmsg() chunks
     errors = kernel.batch(ops)
-    assert [(e.errno, e.op, e.obj) for e in errors] == [(errno.EEXIST, "add", duplicate)]
+    assert [(e.errno, e.op, e.obj) for e in errors] == [
+        (errno.EEXIST, "add", duplicate)
+    ]
     assert len(kernel.policies()) == 1500
 
 
@@ -313,7 +368,10 @@ def test_batch_keeps_order_across_kinds(kernel, spaces):
 
 @root
 def test_bad_input_raises_before_any_change(kernel):
-    ops = [("add", POLICIES["ipv4 block"]), ("add", XfrmPolicy("out", SEL6, "allow", 2**32))]
+    ops = [
+        ("add", POLICIES["ipv4 block"]),
+        ("add", XfrmPolicy("out", SEL6, "allow", 2**32)),
+    ]
     with pytest.raises(ValueError, match="priority"):
         kernel.batch(ops)
     with pytest.raises(ValueError, match="add the new rule"):
@@ -338,7 +396,10 @@ def test_route_replace_changes_in_place(kernel, spaces):
 
 @root
 def test_routes_in_other_tables_and_ipv6_are_listed(kernel, spaces):
-    routes = [Route(N("10.7.0.0/24"), "lan0", 1000), Route(N("2001:db8:7::/48"), "lan0", 7)]
+    routes = [
+        Route(N("10.7.0.0/24"), "lan0", 1000),
+        Route(N("2001:db8:7::/48"), "lan0", 7),
+    ]
     spaces.ip("a", "route", "add", "10.8.0.0/24", "dev", "lan0")  # not Cygnet's
     for route in routes:
         kernel.add(route)
@@ -366,7 +427,9 @@ def test_rules_add_list_remove(kernel, spaces):
 
 
 @root
-@pytest.mark.skipif(kernel_option("CONFIG_INET_ESP") != "n", reason="this kernel has ESP")
+@pytest.mark.skipif(
+    kernel_option("CONFIG_INET_ESP") != "n", reason="this kernel has ESP"
+)
 def test_adding_an_sa_without_esp_gives_the_esp_hint(kernel):
     with pytest.raises(KernelError) as failed:
         kernel.add(SA)
@@ -379,7 +442,8 @@ def test_adding_an_sa_without_esp_gives_the_esp_hint(kernel):
 
 @root
 @pytest.mark.skipif(
-    kernel_option("CONFIG_XFRM_INTERFACE") != "n", reason="this kernel has xfrm interfaces"
+    kernel_option("CONFIG_XFRM_INTERFACE") != "n",
+    reason="this kernel has xfrm interfaces",
 )
 def test_creating_an_xfrm_interface_without_support_gives_the_hint(kernel):
     with pytest.raises(KernelError) as failed:
@@ -394,7 +458,11 @@ def test_xfrm_stats_counts_in_the_namespace(spaces):
     spaces.add("b")
     spaces.veth("a", "p0", "b", "p0", "10.77.0.1/24", "10.77.0.2/24")
     with Kernel(netns=spaces["a"]) as a, Kernel(netns=spaces["b"]) as b:
-        a.add(XfrmPolicy("out", Selector(N("10.77.0.1/32"), N("10.77.0.2/32")), "block", 1))
+        a.add(
+            XfrmPolicy(
+                "out", Selector(N("10.77.0.1/32"), N("10.77.0.2/32")), "block", 1
+            )
+        )
         before_a, before_b = a.xfrm_stats(), b.xfrm_stats()
         for _ in range(3):  # ping gives up at the first refused send
             spaces.exec("a", "ping", "-c", "1", "-W", "1", "10.77.0.2", check=False)
@@ -411,7 +479,9 @@ def test_xfrm_socket_never_creates_a_namespace():
 
 
 @root
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux's setpriv")
+@pytest.mark.skipif(
+    shutil.which("setpriv") is None, reason="needs util-linux's setpriv"
+)
 def test_without_cap_net_admin_the_error_says_so(spaces):
     script = (
         "from datapath.kernel import Kernel\n"
@@ -426,8 +496,12 @@ def test_without_cap_net_admin_the_error_says_so(spaces):
     )
     done = subprocess.run(
         ["setpriv", "--bounding-set", "-net_admin", sys.executable, "-c", script],
-        capture_output=True, text=True, cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
     )
     lines = done.stdout.splitlines()
     assert len(lines) == 2, done.stderr
-    assert all(line.startswith(f"{errno.EPERM} ") and "CAP_NET_ADMIN" in line for line in lines)
+    assert all(
+        line.startswith(f"{errno.EPERM} ") and "CAP_NET_ADMIN" in line for line in lines
+    )

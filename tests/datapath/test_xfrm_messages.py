@@ -75,7 +75,9 @@ def test_struct_sizes_match_xfrm_h(cls):
 def test_field_offsets_match_the_c_compiler(tmp_path):
     lines = []
     for cls in SIZES:
-        lines.append(f'printf("{cls.__name__} sizeof %zu\\n", sizeof(struct {cls.__name__}));')
+        lines.append(
+            f'printf("{cls.__name__} sizeof %zu\\n", sizeof(struct {cls.__name__}));'
+        )
         for name in layout(cls):
             lines.append(
                 f'printf("{cls.__name__} {name} %zu %zu\\n", '
@@ -107,8 +109,12 @@ def test_field_offsets_match_the_c_compiler(tmp_path):
 
 # Values to encode ----------------------------------------------------------
 
-SEL4 = Selector(N("10.1.0.0/24"), N("10.2.0.0/16"), proto=6, dport=443, dport_mask=0xFFFF)
-SEL6 = Selector(N("2001:db8:1::/48"), N("2001:db8:2::/64"), proto=17, sport=53, sport_mask=0xFFFF)
+SEL4 = Selector(
+    N("10.1.0.0/24"), N("10.2.0.0/16"), proto=6, dport=443, dport_mask=0xFFFF
+)
+SEL6 = Selector(
+    N("2001:db8:1::/48"), N("2001:db8:2::/64"), proto=17, sport=53, sport_mask=0xFFFF
+)
 TMPL4 = Template(A("192.0.2.2"), A("192.0.2.1"), reqid=7, spi=0x12345678)
 TMPL6 = Template(A("2001:db8::2"), A("2001:db8::1"), reqid=8, mode="transport")
 
@@ -118,17 +124,33 @@ POLICIES = {
     "ipv4 esp template": XfrmPolicy("in", SEL4, "allow", 7, (TMPL4,)),
     "ipv4 esp template if_id": XfrmPolicy("out", SEL4, "allow", 7, (TMPL4,), if_id=42),
     "ipv6 allow": XfrmPolicy("out", SEL6, "allow", 0xFFFFFFFF),
-    "ipv6 esp template if_id": XfrmPolicy("in", SEL6, "allow", 1, (TMPL6, TMPL6), if_id=9),
+    "ipv6 esp template if_id": XfrmPolicy(
+        "in", SEL6, "allow", 1, (TMPL6, TMPL6), if_id=9
+    ),
     "icmp type and code": XfrmPolicy(
-        "out", Selector(N("0.0.0.0/0"), N("10.0.0.0/8"), 1, 8, 0xFFFF, 0, 0xFFFF), "block", 3
+        "out",
+        Selector(N("0.0.0.0/0"), N("10.0.0.0/8"), 1, 8, 0xFFFF, 0, 0xFFFF),
+        "block",
+        3,
     ),
 }
 
 STATES = {
-    "ipv4": XfrmState(A("192.0.2.1"), A("192.0.2.2"), 0x1000, 7, Aead("rfc4106(gcm(aes))", bytes(range(20)))),
+    "ipv4": XfrmState(
+        A("192.0.2.1"),
+        A("192.0.2.2"),
+        0x1000,
+        7,
+        Aead("rfc4106(gcm(aes))", bytes(range(20))),
+    ),
     "ipv6 if_id": XfrmState(
-        A("2001:db8::1"), A("2001:db8::2"), 0xFFFFFFFF, 9,
-        Aead("rfc4106(gcm(aes))", bytes(range(36)), 96), mode="transport", if_id=5,
+        A("2001:db8::1"),
+        A("2001:db8::2"),
+        0xFFFFFFFF,
+        9,
+        Aead("rfc4106(gcm(aes))", bytes(range(36)), 96),
+        mode="transport",
+        if_id=5,
     ),
 }
 
@@ -179,9 +201,22 @@ def test_state_info_with_aead_decodes_to_what_was_encoded(state):
     aead_nla = (4 + 72 + key_len + 3) & ~3
     assert len(data) == 16 + 224 + aead_nla + (8 if state.if_id else 0)
     msg = decode(messages.xfrm_usersa_info, data)
-    full = dict(fields, sel=dict(fields["sel"], dport=0, dport_mask=0, sport=0,
-                                 sport_mask=0, family=0, prefixlen_d=0,
-                                 prefixlen_s=0, proto=0, ifindex=0, user=0))
+    full = dict(
+        fields,
+        sel=dict(
+            fields["sel"],
+            dport=0,
+            dport_mask=0,
+            sport=0,
+            sport_mask=0,
+            family=0,
+            prefixlen_d=0,
+            prefixlen_s=0,
+            proto=0,
+            ifindex=0,
+            user=0,
+        ),
+    )
     assert plain(msg) == full
     assert convert.state_from(msg) == state
     assert convert.state_from(msg).owned
@@ -204,14 +239,34 @@ def test_flush_message_is_seventeen_bytes_long():
 def test_attribute_structs_round_trip():
     attrs = [
         ["XFRMA_MARK", {"v": 7, "m": 0xFFFFFFFF}],
-        ["XFRMA_POLICY_TYPE", {"type": c.XFRM_POLICY_TYPE_SUB, "reserved1": 0, "reserved2": 0}],
+        [
+            "XFRMA_POLICY_TYPE",
+            {"type": c.XFRM_POLICY_TYPE_SUB, "reserved1": 0, "reserved2": 0},
+        ],
         ["XFRMA_REPLAY_VAL", {"oseq": 1, "seq": 2, "bitmap": 3}],
-        ["XFRMA_ENCAP", {"encap_type": 2, "encap_sport": 4500, "encap_dport": 4501,
-                         "encap_oa": bytes(16)}],
+        [
+            "XFRMA_ENCAP",
+            {
+                "encap_type": 2,
+                "encap_sport": 4500,
+                "encap_dport": 4501,
+                "encap_oa": bytes(16),
+            },
+        ],
         ["XFRMA_LTIME_VAL", {"bytes": 10, "packets": 1, "add_time": 5, "use_time": 6}],
-        ["XFRMA_ALG_CRYPT", {"alg_name": "cbc(aes)", "alg_key_len": 128, "alg_key": bytes(16)}],
-        ["XFRMA_ALG_AUTH_TRUNC", {"alg_name": "hmac(sha256)", "alg_key_len": 256,
-                                  "alg_trunc_len": 128, "alg_key": bytes(range(32))}],
+        [
+            "XFRMA_ALG_CRYPT",
+            {"alg_name": "cbc(aes)", "alg_key_len": 128, "alg_key": bytes(16)},
+        ],
+        [
+            "XFRMA_ALG_AUTH_TRUNC",
+            {
+                "alg_name": "hmac(sha256)",
+                "alg_key_len": 256,
+                "alg_trunc_len": 128,
+                "alg_key": bytes(range(32)),
+            },
+        ],
         ["XFRMA_SRCADDR", bytes(range(16))],
         ["XFRMA_LASTUSED", 12345],
     ]
@@ -227,7 +282,10 @@ def test_attributes_newer_than_the_header_are_skipped():
     data = bytearray(data + unknown)
     struct.pack_into("=I", data, 0, len(data))
     assert fastpath.decode_policy_info(bytes(data), 0, len(data)) == policy
-    assert convert.policy_from(decode(messages.xfrm_userpolicy_info, bytes(data))) == policy
+    assert (
+        convert.policy_from(decode(messages.xfrm_userpolicy_info, bytes(data)))
+        == policy
+    )
 
 
 # The fast path agrees with the generic encoder ------------------------------
@@ -246,7 +304,9 @@ def test_fast_policy_info_equals_generic_bytes(policy, msg_type):
 @pytest.mark.parametrize("msg_type", [c.XFRM_MSG_DELPOLICY, c.XFRM_MSG_GETPOLICY])
 def test_fast_policy_id_equals_generic_bytes(policy, msg_type):
     fields = convert.policy_id_fields(policy.direction, policy.selector, policy.if_id)
-    fast = fastpath.encode_policy_id(policy.direction, policy.selector, policy.if_id, msg_type, 0)
+    fast = fastpath.encode_policy_id(
+        policy.direction, policy.selector, policy.if_id, msg_type, 0
+    )
     assert fast == generic(messages.xfrm_userpolicy_id, msg_type, fields)
 
 
@@ -281,19 +341,37 @@ def policies(draw):
     version = draw(st.sampled_from([4, 6]))
     port = st.integers(0, 0xFFFF)
     selector = Selector(
-        draw(_networks(version)), draw(_networks(version)),
-        draw(st.integers(0, 255)), draw(port), draw(port), draw(port), draw(port),
+        draw(_networks(version)),
+        draw(_networks(version)),
+        draw(st.integers(0, 255)),
+        draw(port),
+        draw(port),
+        draw(port),
+        draw(port),
     )
     tversion = draw(st.sampled_from([4, 6]))
-    templates = draw(st.lists(st.builds(
-        Template, _addresses(tversion), _addresses(tversion), st.integers(0, 2**32 - 1),
-        st.sampled_from(["tunnel", "transport"]), st.sampled_from([50, 51, 108]),
-        st.integers(0, 2**32 - 1), st.booleans(),
-    ), max_size=3))
+    templates = draw(
+        st.lists(
+            st.builds(
+                Template,
+                _addresses(tversion),
+                _addresses(tversion),
+                st.integers(0, 2**32 - 1),
+                st.sampled_from(["tunnel", "transport"]),
+                st.sampled_from([50, 51, 108]),
+                st.integers(0, 2**32 - 1),
+                st.booleans(),
+            ),
+            max_size=3,
+        )
+    )
     return XfrmPolicy(
-        draw(st.sampled_from(["in", "out", "fwd"])), selector,
-        draw(st.sampled_from(["allow", "block"])), draw(st.integers(0, 2**32 - 1)),
-        tuple(templates), draw(st.integers(0, 2**32 - 1)),
+        draw(st.sampled_from(["in", "out", "fwd"])),
+        selector,
+        draw(st.sampled_from(["allow", "block"])),
+        draw(st.integers(0, 2**32 - 1)),
+        tuple(templates),
+        draw(st.integers(0, 2**32 - 1)),
     )
 
 
@@ -302,13 +380,16 @@ def policies(draw):
 def test_fast_and_generic_codecs_agree_on_any_policy(policy):
     info = fastpath.encode_policy_info(policy, c.XFRM_MSG_NEWPOLICY, 0)
     assert info == generic(
-        messages.xfrm_userpolicy_info, c.XFRM_MSG_NEWPOLICY, convert.policy_info_fields(policy)
+        messages.xfrm_userpolicy_info,
+        c.XFRM_MSG_NEWPOLICY,
+        convert.policy_info_fields(policy),
     )
     ident = fastpath.encode_policy_id(
         policy.direction, policy.selector, policy.if_id, c.XFRM_MSG_DELPOLICY, 0
     )
     assert ident == generic(
-        messages.xfrm_userpolicy_id, c.XFRM_MSG_DELPOLICY,
+        messages.xfrm_userpolicy_id,
+        c.XFRM_MSG_DELPOLICY,
         convert.policy_id_fields(policy.direction, policy.selector, policy.if_id),
     )
     assert fastpath.decode_policy_info(info, 0, len(info)) == policy
@@ -337,8 +418,10 @@ def test_policy_without_the_tag_reads_as_foreign():
 
 
 def test_marked_and_sub_policies_are_not_listed():
-    for attr in (["XFRMA_MARK", {"v": 1, "m": 0xFF}],
-                 ["XFRMA_POLICY_TYPE", {"type": c.XFRM_POLICY_TYPE_SUB}]):
+    for attr in (
+        ["XFRMA_MARK", {"v": 1, "m": 0xFF}],
+        ["XFRMA_POLICY_TYPE", {"type": c.XFRM_POLICY_TYPE_SUB}],
+    ):
         fields = convert.policy_info_fields(POLICIES["ipv4 allow"])
         fields["attrs"].append(attr)
         data = generic(messages.xfrm_userpolicy_info, c.XFRM_MSG_NEWPOLICY, fields)
@@ -356,15 +439,42 @@ def test_marked_and_sub_policies_are_not_listed():
         (XfrmPolicy("out", SEL4, "allow", 1, if_id=-1), "policy if_id"),
         (XfrmPolicy("up", SEL4, "allow", 1), "policy direction"),
         (XfrmPolicy("out", SEL4, "permit", 1), "policy action"),
-        (XfrmPolicy("out", Selector(N("10.0.0.0/8"), N("10.0.0.0/8"), dport=70000), "allow", 1),
-         "selector dport"),
-        (XfrmPolicy("out", SEL4, "allow", 1, (Template(A("192.0.2.1"), A("::1"), 1),)),
-         "mixes IPv4 and IPv6"),
-        (XfrmPolicy("out", SEL4, "allow", 1, (Template(A("192.0.2.1"), A("192.0.2.2"), 1, proto=6),)),
-         "template proto"),
+        (
+            XfrmPolicy(
+                "out",
+                Selector(N("10.0.0.0/8"), N("10.0.0.0/8"), dport=70000),
+                "allow",
+                1,
+            ),
+            "selector dport",
+        ),
+        (
+            XfrmPolicy(
+                "out", SEL4, "allow", 1, (Template(A("192.0.2.1"), A("::1"), 1),)
+            ),
+            "mixes IPv4 and IPv6",
+        ),
+        (
+            XfrmPolicy(
+                "out",
+                SEL4,
+                "allow",
+                1,
+                (Template(A("192.0.2.1"), A("192.0.2.2"), 1, proto=6),),
+            ),
+            "template proto",
+        ),
         (XfrmPolicy("out", SEL4, "allow", 1, (TMPL4,) * 7), "at most 6"),
-        (XfrmPolicy("out", SEL4, "allow", 1, (Template(A("192.0.2.1"), A("192.0.2.2"), 2**32),)),
-         "template reqid"),
+        (
+            XfrmPolicy(
+                "out",
+                SEL4,
+                "allow",
+                1,
+                (Template(A("192.0.2.1"), A("192.0.2.2"), 2**32),),
+            ),
+            "template reqid",
+        ),
     ],
 )
 def test_bad_policy_fields_are_named(policy, words):
@@ -395,7 +505,9 @@ def test_bad_state_fields_are_named(change, words):
 
 
 def test_error_ack_keeps_errno_and_kernel_text():
-    request = fastpath.encode_policy_info(POLICIES["ipv4 allow"], c.XFRM_MSG_NEWPOLICY, 0)
+    request = fastpath.encode_policy_info(
+        POLICIES["ipv4 allow"], c.XFRM_MSG_NEWPOLICY, 0
+    )
     text = b"Requested AEAD algorithm not found\0"
     tlv = struct.pack("=HH", 4 + len(text), 1) + text
     tlv += bytes(-len(tlv) % 4)
