@@ -16,6 +16,7 @@ left out, so importing a file and exporting it again gives the same document.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -25,6 +26,42 @@ from app.services.spec import COLLECTIONS, Document, document_form
 from app.services.validation import parse_document
 
 FORMATS = ("yaml", "json")
+_REPLACED = {
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+}
+
+
+class IntentLoader(yaml.SafeLoader):
+    """Safe YAML with YAML 1.2's plain scalars.
+
+    PyYAML follows YAML 1.1, where ``on``, ``no`` and ``yes`` are booleans and
+    ``1:2:3:4:5:6:7:8`` is a base-60 number: a gateway named ``on`` or an IPv6
+    address left unquoted would silently turn into something else.  Here only
+    ``true``/``false`` are booleans, numbers are decimal (or 0x hex) and dates
+    stay text.
+    """
+
+
+IntentLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+IntentLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+IntentLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"),
+)
+IntentLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."),
+)
 
 
 def read_document(text: str | bytes) -> Document:
@@ -48,7 +85,7 @@ def load_text(text: str | bytes) -> tuple[Any, dict[Path, int]]:
     if text.lstrip().startswith(("{", "[")):
         data = _load_json(text)
         try:
-            lines = _lines(yaml.compose(text, Loader=yaml.SafeLoader))
+            lines = _lines(yaml.compose(text, Loader=IntentLoader))
         except yaml.YAMLError:
             lines = {}  # JSON that YAML cannot read: no line numbers, still valid
         return data, lines
@@ -73,7 +110,7 @@ def _load_json(text: str) -> Any:
 
 
 def _load_yaml(text: str) -> tuple[Any, dict[Path, int]]:
-    loader = yaml.SafeLoader(text)
+    loader = IntentLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

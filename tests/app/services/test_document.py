@@ -113,3 +113,16 @@ def test_shape_errors_say_what_the_document_should_look_like(text, says):
 def test_empty_document_is_an_empty_intent():
     doc = read_document("")
     assert (doc.gateways, doc.subnets, doc.policies) == ([], [], [])
+
+
+def test_yaml_1_1_lookalikes_stay_text():
+    text = """\
+gateways:
+  - {name: on, address: 1:2:3:4:5:6:7:8}
+  - {name: no, address: 192.0.2.2, managed: false}
+"""
+    doc = read_document(text)
+    assert [g.name for g in doc.gateways] == ["on", "no"]
+    assert str(doc.gateways[0].address) == "1:2:3:4:5:6:7:8"
+    assert doc.gateways[1].managed is False
+    assert read_document(dump_document(doc)) == doc
