@@ -334,6 +334,8 @@ class Kernel:
                 f"rule {obj} cannot be updated in place: add the new rule, "
                 "then remove the old one"
             )
+        if isinstance(obj, XfrmInterface):
+            _check_interface(obj)
         if not isinstance(obj, (Route, Rule, XfrmInterface)):
             raise ValueError(
                 f"{type(obj).__name__} is not a kernel object Cygnet manages"
@@ -431,6 +433,23 @@ class Kernel:
         if not found:
             raise NetlinkError(errno.ENODEV, f"no interface {name}")
         return found[0]
+
+
+def _check_interface(link: XfrmInterface) -> None:
+    if (
+        not 0 < len(link.name) < 16
+        or "/" in link.name
+        or any(ch.isspace() for ch in link.name)
+    ):
+        raise ValueError(
+            f"interface name {link.name!r} is not usable: give 1 to 15 characters "
+            "without '/' or spaces"
+        )
+    if not isinstance(link.if_id, int) or not 0 < link.if_id <= 0xFFFFFFFF:
+        raise ValueError(
+            f"interface {link.name} if_id {link.if_id!r} is out of range: the kernel "
+            "takes 1..4294967295"
+        )
 
 
 @contextmanager

@@ -141,6 +141,21 @@ def test_removing_what_is_gone_counts_as_done(code):
     assert not is_gone(code, "add")
 
 
+@pytest.mark.parametrize(
+    "link, words",
+    [
+        (XfrmInterface("ipsec0", 0), "if_id 0 is out of range"),
+        (XfrmInterface("a-name-too-long-0", 1), "1 to 15 characters"),
+        (XfrmInterface("ip sec", 1), "1 to 15 characters"),
+    ],
+)
+def test_bad_interfaces_are_refused_before_the_kernel_sees_them(link, words):
+    with Kernel() as kernel:
+        with pytest.raises(ValueError, match=words):
+            kernel.add(link)
+        assert kernel._ipr is None and kernel._xfrm is None  # no socket opened
+
+
 # The batched exchange, against a stand-in for the kernel's socket (no root) -------
 
 
