@@ -47,7 +47,6 @@ from .xfrm.socket import XfrmSocket
 log = logging.getLogger(__name__)
 
 OPS = ("add", "update", "remove")
-XFRM_KINDS = (XfrmPolicy, XfrmState)
 FAMILIES = {4: AF_INET, 6: AF_INET6}
 FR_ACT_TO_TBL, FR_ACT_BLACKHOLE = 1, 6
 
@@ -277,7 +276,12 @@ class Kernel:
 
     def remove(self, obj: KernelObject) -> None:
         """``ip xfrm policy delete`` / ``ip xfrm state delete`` / ``ip route del``
-        / ``ip rule del`` / ``ip link del``.  Removing what is gone succeeds."""
+        / ``ip rule del`` / ``ip link del``.  Removing what is gone succeeds.
+
+        Routes and rules are removed only with Cygnet's protocol number, and an
+        interface only if it carries Cygnet's alias; policies and SAs are
+        removed by key, so callers remove only what a listing showed as owned.
+        """
         self._one("remove", obj)
 
     def _one(self, op: str, obj: KernelObject) -> None:
