@@ -520,3 +520,25 @@ def test_without_cap_net_admin_the_error_says_so(spaces):
     assert all(
         line.startswith(f"{errno.EPERM} ") and "CAP_NET_ADMIN" in line for line in lines
     )
+
+
+@root
+def test_removal_leaves_hand_made_routes_and_rules_alone(kernel, spaces):
+    spaces.ip("a", "route", "add", "10.7.0.0/24", "dev", "lan0", "table", "100")
+    spaces.ip(
+        "a",
+        "rule",
+        "add",
+        "from",
+        "10.1.0.0/24",
+        "to",
+        "10.7.0.0/24",
+        "lookup",
+        "100",
+        "pref",
+        "1000",
+    )
+    kernel.remove(Route(N("10.7.0.0/24"), "lan0", 100))
+    kernel.remove(Rule(N("10.1.0.0/24"), N("10.7.0.0/24"), 100, 1000))
+    assert "10.7.0.0/24" in spaces.ip("a", "route", "show", "table", "100")
+    assert "10.7.0.0/24" in spaces.ip("a", "rule", "show", "pref", "1000")
