@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         "compiled into the kernel's XFRM datapath.",
     )
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0,
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
         help="log each change (-v) or everything (-vv) to stderr",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

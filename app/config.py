@@ -1,10 +1,16 @@
 """Configuration from the environment.
 
-``CYGNET_DATA_DIR``          where state lives (default ``./var``, created if missing)
-``CYGNET_DATABASE_URL``      SQLAlchemy URL (default SQLite ``$CYGNET_DATA_DIR/cygnet.db``)
-``CYGNET_SECRET_KEY_FILE``   key for secrets at rest (default ``$CYGNET_DATA_DIR/secret.key``)
-``CYGNET_GATEWAY``           the name of the gateway this appliance is
-``CYGNET_LISTEN``            ``host:port`` for ``cygnet serve`` (``[::1]:8080`` for IPv6)
+``CYGNET_DATA_DIR``
+    where state lives (default ``./var``, created if missing)
+``CYGNET_DATABASE_URL``
+    SQLAlchemy URL (default SQLite ``$CYGNET_DATA_DIR/cygnet.db``); PostgreSQL as
+    ``postgresql+psycopg://user:password@host/database``
+``CYGNET_SECRET_KEY_FILE``
+    key for secrets at rest (default ``$CYGNET_DATA_DIR/secret.key``)
+``CYGNET_GATEWAY``
+    the name of the gateway this appliance is
+``CYGNET_LISTEN``
+    ``host:port`` for ``cygnet serve`` (``[::1]:8080`` for IPv6)
 """
 
 from __future__ import annotations

@@ -53,7 +53,9 @@ def _read_or_create(path: Path) -> bytes:
         except ValueError as exc:
             raise SecretError(f"secret key file {path} is not base64 text") from exc
         if len(key) != 32:
-            raise SecretError(f"secret key file {path} must hold 32 bytes, base64")
+            raise SecretError(
+                f"secret key file {path} must hold 32 bytes, base64"
+            ) from None
         return key
     key = AESGCM.generate_key(bit_length=256)
     with os.fdopen(fd, "wb") as out:

@@ -19,10 +19,14 @@ def list_audit(
     db: Db,
     page: Paging,
     response: Response,
-    kind: Annotated[str | None, Query(description="gateway, subnet, policy, tunnel")] = None,
+    kind: Annotated[
+        str | None, Query(description="gateway, subnet, policy, tunnel")
+    ] = None,
     name: Annotated[str | None, Query(description="Object name")] = None,
     actor: Annotated[str | None, Query(description="Who made the change")] = None,
-    revision: Annotated[int | None, Query(description="Changes of one revision")] = None,
+    revision: Annotated[
+        int | None, Query(description="Changes of one revision")
+    ] = None,
 ) -> Any:
     """List audit records, newest first; X-Total-Count gives the total."""
     query = select(AuditRecord)

@@ -6,7 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.common import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, created, item_response
+from app.api.common import (
+    CREATE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    created,
+    item_response,
+)
 from app.api.deps import Actor, Db, IfMatch, Paging
 from app.api.schemas.gateway import (
     GatewayCreate,
@@ -36,13 +42,19 @@ def list_gateways(
 
 
 @router.post(
-    "", response_model=GatewayRead, status_code=status.HTTP_201_CREATED,
+    "",
+    response_model=GatewayRead,
+    status_code=status.HTTP_201_CREATED,
     responses=CREATE_ERRORS,
 )
-def create_gateway(body: GatewayCreate, db: Db, actor: Actor, response: Response) -> Any:
+def create_gateway(
+    body: GatewayCreate, db: Db, actor: Actor, response: Response
+) -> Any:
     """Create a gateway."""
     with db.writing() as session:
-        spec = resources.create_item(session, KIND, body.model_dump(exclude_unset=True), actor)
+        spec = resources.create_item(
+            session, KIND, body.model_dump(exclude_unset=True), actor
+        )
     return created(spec, response, "gateways")
 
 
@@ -94,7 +106,9 @@ def update_gateway(
 @router.delete(
     "/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS
 )
-def delete_gateway(name: str, db: Db, actor: Actor, if_match: IfMatch = None) -> Response:
+def delete_gateway(
+    name: str, db: Db, actor: Actor, if_match: IfMatch = None
+) -> Response:
     """Delete a gateway that no subnet lies behind."""
     with db.writing() as session:
         resources.delete_item(session, KIND, name, actor, if_match)

@@ -23,9 +23,18 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 DOCUMENT_SCHEMA = {
     "type": "object",
     "properties": {
-        "gateways": {"type": "array", "items": {"$ref": "#/components/schemas/GatewayCreate"}},
-        "subnets": {"type": "array", "items": {"$ref": "#/components/schemas/SubnetCreate"}},
-        "policies": {"type": "array", "items": {"$ref": "#/components/schemas/PolicyCreate"}},
+        "gateways": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/GatewayCreate"},
+        },
+        "subnets": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/SubnetCreate"},
+        },
+        "policies": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/PolicyCreate"},
+        },
     },
 }
 
@@ -58,7 +67,9 @@ def export_intent(
         revision = current_revision(session)
     headers = {"ETag": intent_etag(revision), "X-Cygnet-Revision": str(revision)}
     if _wants_yaml(format, accept):
-        return Response(dump_document(doc, "yaml"), media_type="application/yaml", headers=headers)
+        return Response(
+            dump_document(doc, "yaml"), media_type="application/yaml", headers=headers
+        )
     body = json.dumps(document_form(doc), indent=2)
     return Response(body, media_type="application/json", headers=headers)
 

@@ -6,7 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.common import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, created, item_response
+from app.api.common import (
+    CREATE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    created,
+    item_response,
+)
 from app.api.deps import Actor, Db, IfMatch, Paging
 from app.api.schemas.policy import (
     PolicyCreate,
@@ -16,8 +22,8 @@ from app.api.schemas.policy import (
 )
 from app.services import resources
 from app.services.problems import Problem, ValidationFailed
-from app.services.validation.fields import PROTOCOLS
 from app.services.spec import public_form
+from app.services.validation.fields import PROTOCOLS
 
 router = APIRouter(prefix="/api/v1/policies", tags=["policies"])
 KIND = "policy"
@@ -43,8 +49,12 @@ def list_policies(
     name: Annotated[str | None, Query(description="Name prefix")] = None,
     action: Annotated[str | None, Query(description="protect, bypass or drop")] = None,
     gateway: Annotated[str | None, Query(description="An end behind it")] = None,
-    subnet: Annotated[str | None, Query(description="An end naming or inside it")] = None,
-    protocol: Annotated[str | None, Query(description="tcp, udp, ... or number")] = None,
+    subnet: Annotated[
+        str | None, Query(description="An end naming or inside it")
+    ] = None,
+    protocol: Annotated[
+        str | None, Query(description="tcp, udp, ... or number")
+    ] = None,
     mode: Annotated[str | None, Query(description="tunnel or transport")] = None,
     keying: Annotated[str | None, Query(description="ike or manual")] = None,
 ) -> Any:
@@ -64,13 +74,17 @@ def list_policies(
 
 
 @router.post(
-    "", response_model=PolicyRead, status_code=status.HTTP_201_CREATED,
+    "",
+    response_model=PolicyRead,
+    status_code=status.HTTP_201_CREATED,
     responses=CREATE_ERRORS,
 )
 def create_policy(body: PolicyCreate, db: Db, actor: Actor, response: Response) -> Any:
     """Create a policy."""
     with db.writing() as session:
-        spec = resources.create_item(session, KIND, body.model_dump(exclude_unset=True), actor)
+        spec = resources.create_item(
+            session, KIND, body.model_dump(exclude_unset=True), actor
+        )
     return created(spec, response, "policies")
 
 
@@ -122,7 +136,9 @@ def update_policy(
 @router.delete(
     "/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS
 )
-def delete_policy(name: str, db: Db, actor: Actor, if_match: IfMatch = None) -> Response:
+def delete_policy(
+    name: str, db: Db, actor: Actor, if_match: IfMatch = None
+) -> Response:
     """Delete a policy."""
     with db.writing() as session:
         resources.delete_item(session, KIND, name, actor, if_match)

@@ -70,7 +70,9 @@ def problem_response(
         "detail": detail,
         "errors": errors or [],
     }
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return JSONResponse(
+        body, status_code=status, media_type=MEDIA_TYPE, headers=headers
+    )
 
 
 def _error(problem: Problem) -> dict:
@@ -90,7 +92,10 @@ def _summary(problems: list[Problem]) -> str:
 async def _cygnet_error(request: Request, exc: CygnetError) -> JSONResponse:
     if isinstance(exc, ValidationFailed):
         return problem_response(
-            exc.status, _summary(exc.problems), [_error(p) for p in exc.problems], exc.title
+            exc.status,
+            _summary(exc.problems),
+            [_error(p) for p in exc.problems],
+            exc.title,
         )
     headers = {"ETag": exc.current} if isinstance(exc, PreconditionFailed) else None
     field = "If-Match" if isinstance(exc, PreconditionFailed) else ""
@@ -100,11 +105,17 @@ async def _cygnet_error(request: Request, exc: CygnetError) -> JSONResponse:
 
 
 def _location(loc: tuple) -> str:
-    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
+    parts = (
+        list(loc[1:])
+        if loc and loc[0] in ("body", "query", "path", "header")
+        else list(loc)
+    )
     return render_path(tuple(parts))
 
 
-async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _request_invalid(
+    request: Request, exc: RequestValidationError
+) -> JSONResponse:
     errors = []
     for error in exc.errors():
         message = error.get("msg", "invalid")
@@ -112,7 +123,9 @@ async def _request_invalid(request: Request, exc: RequestValidationError) -> JSO
             message = "unknown field; remove it (see the schema in /docs)"
         elif error.get("type") == "missing":
             message = "missing; this field is required (see the schema in /docs)"
-        errors.append({"field": _location(tuple(error.get("loc", ()))), "message": message})
+        errors.append(
+            {"field": _location(tuple(error.get("loc", ()))), "message": message}
+        )
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem_response(422, f"{detail}. Nothing was changed.", errors)
 

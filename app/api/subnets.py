@@ -6,7 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.common import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, created, item_response
+from app.api.common import (
+    CREATE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    created,
+    item_response,
+)
 from app.api.deps import Actor, Db, IfMatch, Paging
 from app.api.schemas.subnet import (
     SubnetCreate,
@@ -38,13 +44,17 @@ def list_subnets(
 
 
 @router.post(
-    "", response_model=SubnetRead, status_code=status.HTTP_201_CREATED,
+    "",
+    response_model=SubnetRead,
+    status_code=status.HTTP_201_CREATED,
     responses=CREATE_ERRORS,
 )
 def create_subnet(body: SubnetCreate, db: Db, actor: Actor, response: Response) -> Any:
     """Create a subnet."""
     with db.writing() as session:
-        spec = resources.create_item(session, KIND, body.model_dump(exclude_unset=True), actor)
+        spec = resources.create_item(
+            session, KIND, body.model_dump(exclude_unset=True), actor
+        )
     return created(spec, response, "subnets")
 
 
@@ -96,7 +106,9 @@ def update_subnet(
 @router.delete(
     "/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS
 )
-def delete_subnet(name: str, db: Db, actor: Actor, if_match: IfMatch = None) -> Response:
+def delete_subnet(
+    name: str, db: Db, actor: Actor, if_match: IfMatch = None
+) -> Response:
     """Delete a subnet that no policy uses."""
     with db.writing() as session:
         resources.delete_item(session, KIND, name, actor, if_match)

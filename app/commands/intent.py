@@ -38,8 +38,10 @@ def run_import(args: argparse.Namespace) -> int:
     ensure_schema(engine)
     revision, changes = import_text(engine, text, "cli", dry_run=args.dry_run)
     verb = "would make" if args.dry_run else "made"
-    print(f"{args.file}: {verb} {changes} change{'s' if changes != 1 else ''}; "
-          f"revision {revision}")
+    print(
+        f"{args.file}: {verb} {changes} change{'s' if changes != 1 else ''}; "
+        f"revision {revision}"
+    )
     return 0
 
 

@@ -53,7 +53,9 @@ class Policy(Base):
         CheckConstraint("action IN ('protect', 'bypass', 'drop')", name="action"),
         CheckConstraint("mode IN ('tunnel', 'transport')", name="mode"),
         CheckConstraint("keying IN ('ike', 'manual')", name="keying"),
-        CheckConstraint("protocol IS NULL OR protocol BETWEEN 1 AND 255", name="protocol"),
+        CheckConstraint(
+            "protocol IS NULL OR protocol BETWEEN 1 AND 255", name="protocol"
+        ),
         CheckConstraint(
             "(port_first IS NULL AND port_last IS NULL) OR "
             "(port_first BETWEEN 1 AND port_last AND port_last <= 65535)",

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, EncryptedBytes, UtcDateTime, utcnow
@@ -76,7 +82,9 @@ class SaKey(Base):
     generation: Mapped[int] = mapped_column(Integer)
     phase: Mapped[str] = mapped_column(String(16), default="inbound")
     # The revision at which the key entered its phase (rotation waits on it).
-    phase_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    phase_revision: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default="0"
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     retire_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

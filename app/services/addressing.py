@@ -80,7 +80,9 @@ def parse_address(text: str) -> IPAddress:
             "2001:db8::1"
         ) from None
     if address.is_unspecified or address.is_multicast:
-        raise AddressError(f"{address} cannot be a gateway's address; use a unicast one")
+        raise AddressError(
+            f"{address} cannot be a gateway's address; use a unicast one"
+        )
     return address
 
 

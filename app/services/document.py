@@ -50,11 +50,13 @@ IntentLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 IntentLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
 IntentLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"),
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"),
     list("-+0123456789"),
 )
 IntentLoader.add_implicit_resolver(
@@ -80,7 +82,11 @@ def load_text(text: str | bytes) -> tuple[Any, dict[Path, int]]:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise ValidationFailed(
-                [Problem((), f"the document is not UTF-8 text ({exc.reason})", MALFORMED)]
+                [
+                    Problem(
+                        (), f"the document is not UTF-8 text ({exc.reason})", MALFORMED
+                    )
+                ]
             ) from None
     if text.lstrip().startswith(("{", "[")):
         data = _load_json(text)

@@ -35,7 +35,7 @@ def resolved_policies(doc: Document) -> tuple[intent.Policy, ...]:
             mode=p.mode,
             keying=p.keying,
         )
-        for p, (a, b) in zip(doc.policies, resolve_ends(doc))
+        for p, (a, b) in zip(doc.policies, resolve_ends(doc), strict=True)
     )
 
 

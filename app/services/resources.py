@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.services.addressing import contains
 from app.db import read_session, write_session
+from app.services.addressing import contains
 from app.services.audit import current_revision
 from app.services.document import read_document
 from app.services.problems import (
@@ -92,12 +92,17 @@ def _new_problems(
     current: Document, candidate: Document, focus: tuple[str, int] | None
 ) -> list[Problem]:
     """What the candidate breaks that the current document did not already break."""
-    old = {(p.field, p.message) for p in _relative(validate_document(current), current, None)}
+    old = {
+        (p.field, p.message)
+        for p in _relative(validate_document(current), current, None)
+    }
     found = validate_document(candidate, focus)
     return [
         rel
         for rel, named in zip(
-            _relative(found, candidate, focus), _relative(found, candidate, None)
+            _relative(found, candidate, focus),
+            _relative(found, candidate, None),
+            strict=True,
         )
         if (named.field, named.message) not in old
     ]
@@ -136,7 +141,9 @@ def _commit(
     write_document(session, candidate, actor)
 
 
-def create_item(session: Session, kind: str, raw: Mapping[str, Any], actor: str) -> Spec:
+def create_item(
+    session: Session, kind: str, raw: Mapping[str, Any], actor: str
+) -> Spec:
     """Add a new item; its name must be free."""
     spec = _parse(kind, raw)
     current = load_document(session)
@@ -255,16 +262,21 @@ def replace_document(
 
 
 def policy_touches(
-    policy: PolicySpec, items: Items, gateway: str | None = None, subnet: str | None = None
+    policy: PolicySpec,
+    items: Items,
+    gateway: str | None = None,
+    subnet: str | None = None,
 ) -> bool:
     """Whether an end of ``policy`` lies behind ``gateway`` or inside ``subnet``."""
     target = items.subnet_by_name.get(subnet) if subnet else None
-    for text, end in zip(policy.between, resolve_policy(policy, items)):
+    for text, end in zip(policy.between, resolve_policy(policy, items), strict=True):
         if not isinstance(end, End):
             continue
         if gateway is not None and end.gateway == gateway:
             return True
-        if subnet is not None and (text == subnet or (target and contains(target.cidr, end.cidr))):
+        if subnet is not None and (
+            text == subnet or (target and contains(target.cidr, end.cidr))
+        ):
             return True
     return False
 
@@ -284,7 +296,10 @@ def list_items(session: Session, kind: str, filters: Mapping[str, Any]) -> list[
         if filters.get("name") and not spec.name.startswith(filters["name"]):
             continue
         if isinstance(spec, GatewaySpec):
-            if filters.get("managed") is not None and spec.managed != filters["managed"]:
+            if (
+                filters.get("managed") is not None
+                and spec.managed != filters["managed"]
+            ):
                 continue
         if isinstance(spec, SubnetSpec):
             if filters.get("gateway") and spec.gateway != filters["gateway"]:

@@ -24,7 +24,9 @@ def gateway_spec(row: Gateway) -> GatewaySpec:
 
 
 def subnet_spec(row: Subnet) -> SubnetSpec:
-    return SubnetSpec(row.name, ipaddress.ip_network(row.cidr), row.gateway.name, row.id)
+    return SubnetSpec(
+        row.name, ipaddress.ip_network(row.cidr), row.gateway.name, row.id
+    )
 
 
 def policy_spec(row: Policy) -> PolicySpec:

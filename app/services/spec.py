@@ -127,7 +127,11 @@ def public_form(spec: Spec, *, defaults: bool = True) -> dict[str, Any]:
 def export_form(spec: Spec) -> dict[str, Any]:
     """The item as export writes it: defaults left out, a single port as a number."""
     form = public_form(spec, defaults=False)
-    if isinstance(spec, PolicySpec) and spec.ports and spec.ports.first == spec.ports.last:
+    if (
+        isinstance(spec, PolicySpec)
+        and spec.ports
+        and spec.ports.first == spec.ports.last
+    ):
         form["ports"] = spec.ports.first
     return form
 

@@ -17,6 +17,15 @@ from sqlalchemy.orm import Session
 
 from app.models import Gateway, Policy, Subnet
 from app.services.audit import record_change
+from app.services.snapshot import (
+    gateway_spec as _gateway_spec,
+)
+from app.services.snapshot import (
+    policy_spec as _policy_spec,
+)
+from app.services.snapshot import (
+    subnet_spec as _subnet_spec,
+)
 from app.services.spec import (
     Document,
     GatewaySpec,
@@ -24,11 +33,6 @@ from app.services.spec import (
     Spec,
     SubnetSpec,
     public_form,
-)
-from app.services.snapshot import (
-    gateway_spec as _gateway_spec,
-    policy_spec as _policy_spec,
-    subnet_spec as _subnet_spec,
 )
 from app.services.tunnels import ensure_tunnels
 
@@ -56,7 +60,9 @@ class _Sync:
         by_name = {r.name: r for r in rows}
         matched, used = [], set()
         for spec in specs:
-            row = by_id.get(spec.key) if spec.key is not None else by_name.get(spec.name)
+            row = (
+                by_id.get(spec.key) if spec.key is not None else by_name.get(spec.name)
+            )
             if row is not None and row.id in used:
                 row = None
             matched.append(row)
@@ -73,7 +79,7 @@ class _Sync:
         committed.
         """
         moved = False
-        for spec, row in [*zip(specs, rows), *((None, r) for r in gone)]:
+        for spec, row in [*zip(specs, rows, strict=True), *((None, r) for r in gone)]:
             if row is None:
                 continue
             for column, value_of in unique.items():
@@ -91,11 +97,9 @@ class _Sync:
         rows: list,
         assign: Callable[[object, Spec], None],
     ) -> dict[str, object]:
-        next_position = (
-            self.session.scalar(select(func.max(model.position))) or 0
-        ) + 1
+        next_position = (self.session.scalar(select(func.max(model.position))) or 0) + 1
         by_name = {}
-        for index, (spec, row) in enumerate(zip(specs, rows)):
+        for index, (spec, row) in enumerate(zip(specs, rows, strict=True)):
             before = self.before.get((model, row.id)) if row is not None else None
             if row is None:
                 row = model()
@@ -108,7 +112,9 @@ class _Sync:
             after = public_form(spec)
             if before != after:
                 action = "create" if before is None else "update"
-                record_change(self.session, self.actor, kind, spec.name, action, before, after)
+                record_change(
+                    self.session, self.actor, kind, spec.name, action, before, after
+                )
                 self.changes += 1
             by_name[spec.name] = row
         self.session.flush()
@@ -118,7 +124,9 @@ class _Sync:
         for row in rows:
             form = self.before[(type(row), row.id)]
             self.session.delete(row)
-            record_change(self.session, self.actor, kind, row.name, "delete", form, None)
+            record_change(
+                self.session, self.actor, kind, row.name, "delete", form, None
+            )
             self.changes += 1
         self.session.flush()
 

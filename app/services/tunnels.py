@@ -74,8 +74,13 @@ def ensure_tunnels(session: Session, actor: str | None = None) -> tuple[Tunnel, 
             log.info("dropped tunnel %s", tunnel_name(tunnel.gateways))
             if actor:
                 record_change(
-                    session, actor, "tunnel", tunnel_name(tunnel.gateways), "delete",
-                    _form(tunnel), None,
+                    session,
+                    actor,
+                    "tunnel",
+                    tunnel_name(tunnel.gateways),
+                    "delete",
+                    _form(tunnel),
+                    None,
                 )
     session.flush()
 
@@ -85,16 +90,25 @@ def ensure_tunnels(session: Session, actor: str | None = None) -> tuple[Tunnel, 
             continue
         a, b = sorted(ids[name] for name in tunnel.gateways)
         session.add(
-            TunnelRow(gateway_a_id=a, gateway_b_id=b, reqid=tunnel.reqid, if_id=tunnel.if_id)
+            TunnelRow(
+                gateway_a_id=a, gateway_b_id=b, reqid=tunnel.reqid, if_id=tunnel.if_id
+            )
         )
         log.info(
             "allocated tunnel %s: reqid %d, if_id %d",
-            tunnel_name(tunnel.gateways), tunnel.reqid, tunnel.if_id,
+            tunnel_name(tunnel.gateways),
+            tunnel.reqid,
+            tunnel.if_id,
         )
         if actor:
             record_change(
-                session, actor, "tunnel", tunnel_name(tunnel.gateways), "create",
-                None, _form(tunnel),
+                session,
+                actor,
+                "tunnel",
+                tunnel_name(tunnel.gateways),
+                "create",
+                None,
+                _form(tunnel),
             )
     session.flush()
     return wanted

@@ -40,9 +40,7 @@ def upgrade() -> None:
         sa.Column("after", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_records")),
     )
-    op.create_index(
-        op.f("ix_audit_records_revision"), "audit_records", ["revision"]
-    )
+    op.create_index(op.f("ix_audit_records_revision"), "audit_records", ["revision"])
 
     op.create_table(
         "gateways",
@@ -103,7 +101,9 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "mode IN ('tunnel', 'transport')", name=op.f("ck_policies_mode")
         ),
-        sa.CheckConstraint("keying IN ('ike', 'manual')", name=op.f("ck_policies_keying")),
+        sa.CheckConstraint(
+            "keying IN ('ike', 'manual')", name=op.f("ck_policies_keying")
+        ),
         sa.CheckConstraint(
             "protocol IS NULL OR protocol BETWEEN 1 AND 255",
             name=op.f("ck_policies_protocol"),

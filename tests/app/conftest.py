@@ -56,8 +56,10 @@ def sqlite_template(tmp_path_factory):
 @pytest.fixture(scope="session")
 def postgres_engine():
     if not POSTGRES_URL:
-        pytest.skip("CYGNET_TEST_POSTGRES_URL is not set; start a server with "
-                    '`eval "$(.ci/start-postgres)"` to run the PostgreSQL tests')
+        pytest.skip(
+            "CYGNET_TEST_POSTGRES_URL is not set; start a server with "
+            '`eval "$(.ci/start-postgres)"` to run the PostgreSQL tests'
+        )
     engine = make_engine(POSTGRES_URL)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))

@@ -29,15 +29,17 @@ def load_freeswan(client) -> None:
 
 
 def snapshot(client) -> tuple[int, str, int]:
-    """(revision, exported intent, audit records): what a failed write must not change."""
+    """(revision, exported intent, audit count): what a failed write must not change."""
     revision = client.get("/api/v1/revision").json()["revision"]
     intent = client.get("/api/v1/intent", params={"format": "yaml"}).text
     audit = int(client.get("/api/v1/audit").headers["X-Total-Count"])
     return revision, intent, audit
 
 
-def assert_problem(response, status: int, field: str | None = None, says: str = "") -> dict:
-    """The response is an RFC 9457 problem with an error at ``field`` saying ``says``."""
+def assert_problem(
+    response, status: int, field: str | None = None, says: str = ""
+) -> dict:
+    """An RFC 9457 problem with an error at ``field`` saying ``says``."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     body = response.json()

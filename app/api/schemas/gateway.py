@@ -9,10 +9,14 @@ class GatewayBase(BaseModel):
 
 class GatewayCreate(GatewayBase):
     name: str = Field(description="A DNS label, unique", examples=["hq"])
-    address: str = Field(description="Public IPv4 or IPv6 address", examples=["192.0.2.1"])
+    address: str = Field(
+        description="Public IPv4 or IPv6 address", examples=["192.0.2.1"]
+    )
     ike_id: str | None = Field(None, description="IKE identity, e.g. @vpn.example.com")
     managed: bool = Field(True, description="Cygnet manages it (false: external peer)")
-    route_based: bool = Field(False, description="Use xfrm interfaces (else policy-based)")
+    route_based: bool = Field(
+        False, description="Use xfrm interfaces (else policy-based)"
+    )
 
 
 class GatewayReplace(GatewayCreate):

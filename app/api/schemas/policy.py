@@ -15,9 +15,13 @@ PROTOCOL = Field(
 )
 PORTS = Field(None, description='"22" or "8000-8080"; only with tcp, udp or sctp')
 MODE = Field(
-    "tunnel", description="tunnel or transport", json_schema_extra={"enum": ["tunnel", "transport"]}
+    "tunnel",
+    description="tunnel or transport",
+    json_schema_extra={"enum": ["tunnel", "transport"]},
 )
-KEYING = Field("ike", description="ike or manual", json_schema_extra={"enum": ["ike", "manual"]})
+KEYING = Field(
+    "ike", description="ike or manual", json_schema_extra={"enum": ["ike", "manual"]}
+)
 
 
 class PolicyCreate(BaseModel):

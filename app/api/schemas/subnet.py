@@ -6,9 +6,15 @@ from pydantic import BaseModel, ConfigDict, Field
 class SubnetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="Unique; must not look like an address", examples=["hq-lan"])
-    cidr: str = Field(description="IPv4 or IPv6 CIDR, host bits clear", examples=["10.1.0.0/24"])
-    gateway: str = Field(description="Name of the gateway it lies behind", examples=["hq"])
+    name: str = Field(
+        description="Unique; must not look like an address", examples=["hq-lan"]
+    )
+    cidr: str = Field(
+        description="IPv4 or IPv6 CIDR, host bits clear", examples=["10.1.0.0/24"]
+    )
+    gateway: str = Field(
+        description="Name of the gateway it lies behind", examples=["hq"]
+    )
 
 
 class SubnetReplace(SubnetCreate):

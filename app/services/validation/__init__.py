@@ -148,5 +148,3 @@ def resolve_ends(doc: Document) -> list[tuple[End, End]]:
             )
         resolved.append((ends[0], ends[1]))
     return resolved
-
-

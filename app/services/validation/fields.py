@@ -24,8 +24,8 @@ from app.services.spec import (
     PORT_PROTOCOLS,
     GatewaySpec,
     PolicySpec,
-    SubnetSpec,
     Spec,
+    SubnetSpec,
 )
 from datapath.intent import PROTOCOLS, PortRange
 

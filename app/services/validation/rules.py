@@ -282,7 +282,6 @@ def users_of_gateway(items: Items, name: str) -> list[str]:
 
 def users_of_subnet(items: Items, name: str) -> list[str]:
     """Policies that need the subnet: they name it, or an end lies only inside it."""
-    subnet = items.subnet_by_name[name]
     users = []
     for policy in items.policies:
         if policy is None:

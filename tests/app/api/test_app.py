@@ -29,10 +29,20 @@ def test_openapi_names_the_schema_families_and_verb_noun_handlers(client):
     for family in ("Gateway", "Subnet", "Policy"):
         for suffix in ("Create", "Update", "Read"):
             assert f"{family}{suffix}" in schemas
-    operations = {op["operationId"].split("_api_")[0]
-                  for path in spec["paths"].values() for op in path.values()}
-    assert {"create_gateway", "list_policies", "delete_subnet", "export_intent",
-            "import_intent", "list_audit", "read_revision"} <= operations
+    operations = {
+        op["operationId"].split("_api_")[0]
+        for path in spec["paths"].values()
+        for op in path.values()
+    }
+    assert {
+        "create_gateway",
+        "list_policies",
+        "delete_subnet",
+        "export_intent",
+        "import_intent",
+        "list_audit",
+        "read_revision",
+    } <= operations
 
 
 def test_unknown_route_is_a_problem_document(client):

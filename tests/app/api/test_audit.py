@@ -55,9 +55,13 @@ def test_import_is_one_revision_with_a_record_per_object(client):
     records = client.get("/api/v1/audit", params={"revision": 1}).json()
     kinds = sorted((r["kind"], r["name"]) for r in records)
     assert kinds == [
-        ("gateway", "x"), ("gateway", "y"),
-        ("policy", "s-t"), ("policy", "s-u"),
-        ("subnet", "s"), ("subnet", "t"), ("subnet", "u"),
+        ("gateway", "x"),
+        ("gateway", "y"),
+        ("policy", "s-t"),
+        ("policy", "s-u"),
+        ("subnet", "s"),
+        ("subnet", "t"),
+        ("subnet", "u"),
         ("tunnel", "x/y"),
     ]
 
@@ -69,7 +73,9 @@ def test_audit_filters_and_pages(client):
     assert response.headers["X-Total-Count"] == "3"
     assert response.json()[0]["action"] == "delete"
     assert response.json()[0]["after"] is None
-    second = client.get("/api/v1/audit", params={"kind": "policy", "limit": 1, "offset": 1})
+    second = client.get(
+        "/api/v1/audit", params={"kind": "policy", "limit": 1, "offset": 1}
+    )
     assert second.json()[0]["id"] < response.json()[0]["id"]
     assert client.get("/api/v1/audit", params={"actor": "cli"}).json() == []
 
@@ -77,10 +83,16 @@ def test_audit_filters_and_pages(client):
 def test_tunnel_numbers_are_kept_across_unrelated_changes(client):
     load_freeswan(client)
     client.post("/api/v1/gateways", json={"name": "z", "address": "192.0.2.3"})
-    client.post("/api/v1/subnets", json={"name": "w", "cidr": "10.4.0.0/24", "gateway": "z"})
-    client.post("/api/v1/policies", json={"name": "w-s", "between": ["w", "s"],
-                                          "action": "protect"})
-    tunnels = {r["name"]: r["after"] for r in
-               client.get("/api/v1/audit", params={"kind": "tunnel"}).json()}
+    client.post(
+        "/api/v1/subnets", json={"name": "w", "cidr": "10.4.0.0/24", "gateway": "z"}
+    )
+    client.post(
+        "/api/v1/policies",
+        json={"name": "w-s", "between": ["w", "s"], "action": "protect"},
+    )
+    tunnels = {
+        r["name"]: r["after"]
+        for r in client.get("/api/v1/audit", params={"kind": "tunnel"}).json()
+    }
     assert tunnels["x/y"] == {"gateways": ["x", "y"], "reqid": 1, "if_id": 1}
     assert tunnels["x/z"] == {"gateways": ["x", "z"], "reqid": 2, "if_id": 2}

@@ -60,10 +60,17 @@ def test_write_with_stale_etag_is_412_and_changes_nothing(client, method, url, b
 
 def test_if_match_star_needs_the_item_to_exist(client):
     load_freeswan(client)
-    assert client.patch("/api/v1/gateways/x", json={"ike_id": "@x"},
-                        headers={"If-Match": "*"}).status_code == 200
-    response = client.put("/api/v1/gateways/new", json={"address": "192.0.2.50"},
-                          headers={"If-Match": '"whatever"'})
+    assert (
+        client.patch(
+            "/api/v1/gateways/x", json={"ike_id": "@x"}, headers={"If-Match": "*"}
+        ).status_code
+        == 200
+    )
+    response = client.put(
+        "/api/v1/gateways/new",
+        json={"address": "192.0.2.50"},
+        headers={"If-Match": '"whatever"'},
+    )
     assert_problem(response, 412)
     assert client.get("/api/v1/gateways/new").status_code == 404
 
@@ -71,8 +78,11 @@ def test_if_match_star_needs_the_item_to_exist(client):
 def test_if_match_accepts_a_list_of_etags(client):
     load_freeswan(client)
     etag = client.get("/api/v1/gateways/x").headers["ETag"]
-    response = client.patch("/api/v1/gateways/x", json={"ike_id": "@x"},
-                            headers={"If-Match": f'"old", {etag}'})
+    response = client.patch(
+        "/api/v1/gateways/x",
+        json={"ike_id": "@x"},
+        headers={"If-Match": f'"old", {etag}'},
+    )
     assert response.status_code == 200
 
 
@@ -81,11 +91,17 @@ def test_intent_put_with_stale_revision_etag_is_412(client):
     etag = client.get("/api/v1/intent").headers["ETag"]
     client.patch("/api/v1/gateways/x", json={"ike_id": "@x"})
     before = snapshot(client)
-    response = client.put("/api/v1/intent", content="gateways: []\n",
-                          headers={"If-Match": etag, "Content-Type": "application/yaml"})
+    response = client.put(
+        "/api/v1/intent",
+        content="gateways: []\n",
+        headers={"If-Match": etag, "Content-Type": "application/yaml"},
+    )
     assert_problem(response, 412)
     assert snapshot(client) == before
     fresh = client.get("/api/v1/intent").headers["ETag"]
-    response = client.put("/api/v1/intent", content="gateways: []\n",
-                          headers={"If-Match": fresh, "Content-Type": "application/yaml"})
+    response = client.put(
+        "/api/v1/intent",
+        content="gateways: []\n",
+        headers={"If-Match": fresh, "Content-Type": "application/yaml"},
+    )
     assert response.status_code == 200

@@ -8,7 +8,9 @@ from tests.app.helpers import assert_problem, load_freeswan, snapshot
 
 
 def test_create_gateway_returns_it_with_location_and_etag(client):
-    response = client.post("/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1"})
+    response = client.post(
+        "/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1"}
+    )
     assert response.status_code == 201
     assert response.headers["Location"] == "/api/v1/gateways/hq"
     assert response.headers["ETag"].startswith('"')
@@ -24,8 +26,13 @@ def test_create_gateway_returns_it_with_location_and_etag(client):
 def test_read_gateway_after_create(client):
     client.post(
         "/api/v1/gateways",
-        json={"name": "peer", "address": "2001:DB8::1", "managed": False,
-              "route_based": True, "ike_id": "@peer.example"},
+        json={
+            "name": "peer",
+            "address": "2001:DB8::1",
+            "managed": False,
+            "route_based": True,
+            "ike_id": "@peer.example",
+        },
     )
     response = client.get("/api/v1/gateways/peer")
     assert response.status_code == 200
@@ -36,15 +43,17 @@ def test_read_gateway_after_create(client):
 
 
 def test_read_unknown_gateway_is_404_problem(client):
-    assert_problem(client.get("/api/v1/gateways/nope"), 404, "", "no gateway named 'nope'")
+    assert_problem(
+        client.get("/api/v1/gateways/nope"), 404, "", "no gateway named 'nope'"
+    )
 
 
-@pytest.mark.parametrize(
-    "name", ["-hq", "hq-", "h_q", "a" * 64, "hq.example", ""]
-)
+@pytest.mark.parametrize("name", ["-hq", "hq-", "h_q", "a" * 64, "hq.example", ""])
 def test_create_gateway_with_bad_dns_label_is_rejected(client, name):
     before = snapshot(client)
-    response = client.post("/api/v1/gateways", json={"name": name, "address": "192.0.2.1"})
+    response = client.post(
+        "/api/v1/gateways", json={"name": name, "address": "192.0.2.1"}
+    )
     assert_problem(response, 422, "name")
     assert snapshot(client) == before
 
@@ -68,14 +77,18 @@ def test_create_gateway_with_bad_address_is_rejected(client, address, says):
 def test_create_gateway_with_taken_name_is_409(client):
     client.post("/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1"})
     before = snapshot(client)
-    response = client.post("/api/v1/gateways", json={"name": "hq", "address": "192.0.2.9"})
+    response = client.post(
+        "/api/v1/gateways", json={"name": "hq", "address": "192.0.2.9"}
+    )
     assert_problem(response, 409, "name", "already exists")
     assert snapshot(client) == before
 
 
 def test_create_gateway_with_taken_address_is_409_naming_the_owner(client):
     client.post("/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1"})
-    response = client.post("/api/v1/gateways", json={"name": "br", "address": "192.0.2.1"})
+    response = client.post(
+        "/api/v1/gateways", json={"name": "br", "address": "192.0.2.1"}
+    )
     assert_problem(response, 409, "address", "gateway hq")
 
 
@@ -88,21 +101,26 @@ def test_create_gateway_with_unknown_field_is_rejected(client):
 
 
 def test_create_gateway_with_wrong_type_is_rejected(client):
-    response = client.post("/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1",
-                                                     "managed": "perhaps"})
+    response = client.post(
+        "/api/v1/gateways",
+        json={"name": "hq", "address": "192.0.2.1", "managed": "perhaps"},
+    )
     assert_problem(response, 422, "managed")
 
 
 def test_create_gateway_with_malformed_json_is_rejected(client):
     response = client.post(
-        "/api/v1/gateways", content=b"{name: hq", headers={"Content-Type": "application/json"}
+        "/api/v1/gateways",
+        content=b"{name: hq",
+        headers={"Content-Type": "application/json"},
     )
     assert_problem(response, 422)
 
 
 def test_replace_gateway_changes_every_field(client):
-    client.post("/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1",
-                                          "ike_id": "@hq"})
+    client.post(
+        "/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1", "ike_id": "@hq"}
+    )
     response = client.put("/api/v1/gateways/hq", json={"address": "192.0.2.7"})
     assert response.status_code == 200
     assert response.json()["address"] == "192.0.2.7"
@@ -118,13 +136,16 @@ def test_replace_missing_gateway_creates_it(client):
 
 def test_replace_gateway_with_other_name_in_body_is_rejected(client):
     client.post("/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1"})
-    response = client.put("/api/v1/gateways/hq", json={"name": "br", "address": "192.0.2.1"})
+    response = client.put(
+        "/api/v1/gateways/hq", json={"name": "br", "address": "192.0.2.1"}
+    )
     assert_problem(response, 422, "name", "rename with PATCH")
 
 
 def test_update_gateway_changes_only_given_fields(client):
-    client.post("/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1",
-                                          "ike_id": "@hq"})
+    client.post(
+        "/api/v1/gateways", json={"name": "hq", "address": "192.0.2.1", "ike_id": "@hq"}
+    )
     response = client.patch("/api/v1/gateways/hq", json={"route_based": True})
     assert response.status_code == 200
     assert response.json()["ike_id"] == "@hq"

@@ -6,7 +6,13 @@ import json
 
 import yaml
 
-from tests.app.helpers import EXAMPLES, FREESWAN, assert_problem, load_freeswan, snapshot
+from tests.app.helpers import (
+    EXAMPLES,
+    FREESWAN,
+    assert_problem,
+    load_freeswan,
+    snapshot,
+)
 
 YAML = {"Content-Type": "application/yaml"}
 
@@ -34,8 +40,9 @@ def test_import_then_export_round_trips_the_hub_example(client):
 
 def test_import_accepts_json(client):
     body = json.dumps(yaml.safe_load(FREESWAN))
-    response = client.put("/api/v1/intent", content=body,
-                          headers={"Content-Type": "application/json"})
+    response = client.put(
+        "/api/v1/intent", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 200
     assert response.json() == {"revision": 1, "changes": 7, "dry_run": False}
 
@@ -83,15 +90,22 @@ def test_malformed_yaml_is_400_with_its_line(client):
     load_freeswan(client)
     before = snapshot(client)
     bad = "gateways:\n  - {name: x, address: 192.0.2.1\nsubnets: []\n"
-    body = assert_problem(client.put("/api/v1/intent", content=bad, headers=YAML), 400,
-                          "", "malformed YAML")
+    body = assert_problem(
+        client.put("/api/v1/intent", content=bad, headers=YAML),
+        400,
+        "",
+        "malformed YAML",
+    )
     assert body["errors"][0]["line"] == 3
     assert snapshot(client) == before
 
 
 def test_malformed_json_is_400(client):
-    response = client.put("/api/v1/intent", content='{"gateways": [}',
-                          headers={"Content-Type": "application/json"})
+    response = client.put(
+        "/api/v1/intent",
+        content='{"gateways": [}',
+        headers={"Content-Type": "application/json"},
+    )
     assert_problem(response, 400, "", "malformed JSON")
 
 
@@ -102,8 +116,9 @@ def test_unknown_top_level_key_is_reported(client):
 
 def test_dry_run_reports_changes_and_writes_nothing(client):
     before = snapshot(client)
-    response = client.put("/api/v1/intent", params={"dry_run": "true"}, content=FREESWAN,
-                          headers=YAML)
+    response = client.put(
+        "/api/v1/intent", params={"dry_run": "true"}, content=FREESWAN, headers=YAML
+    )
     assert response.json() == {"revision": 1, "changes": 7, "dry_run": True}
     assert snapshot(client) == before
 

@@ -7,8 +7,9 @@ from tests.app.helpers import EXAMPLES, assert_problem, load_freeswan
 
 def load_hub(client):
     text = (EXAMPLES / "hub-and-branches.yaml").read_text()
-    response = client.put("/api/v1/intent", content=text,
-                          headers={"Content-Type": "application/yaml"})
+    response = client.put(
+        "/api/v1/intent", content=text, headers={"Content-Type": "application/yaml"}
+    )
     assert response.status_code == 200, response.text
 
 
@@ -55,19 +56,39 @@ def test_filter_by_name_prefix(client):
 def test_filter_subnets_by_gateway_and_family(client):
     load_freeswan(client)
     assert names(client.get("/api/v1/subnets", params={"gateway": "y"})) == ["t", "u"]
-    client.post("/api/v1/subnets", json={"name": "v6", "cidr": "2001:db8::/64", "gateway": "y"})
+    client.post(
+        "/api/v1/subnets", json={"name": "v6", "cidr": "2001:db8::/64", "gateway": "y"}
+    )
     assert names(client.get("/api/v1/subnets", params={"family": 6})) == ["v6"]
 
 
 def test_filter_policies_by_action_gateway_subnet_and_protocol(client):
     load_freeswan(client)
-    client.post("/api/v1/policies", json={"name": "ssh", "between": ["s", "10.2.0.9/32"],
-                                          "action": "drop", "protocol": "tcp", "ports": 22})
-    assert names(client.get("/api/v1/policies", params={"action": "protect"})) == ["s-u"]
+    client.post(
+        "/api/v1/policies",
+        json={
+            "name": "ssh",
+            "between": ["s", "10.2.0.9/32"],
+            "action": "drop",
+            "protocol": "tcp",
+            "ports": 22,
+        },
+    )
+    assert names(client.get("/api/v1/policies", params={"action": "protect"})) == [
+        "s-u"
+    ]
     assert names(client.get("/api/v1/policies", params={"action": "drop"})) == ["ssh"]
-    assert names(client.get("/api/v1/policies", params={"subnet": "t"})) == ["s-t", "ssh"]
+    assert names(client.get("/api/v1/policies", params={"subnet": "t"})) == [
+        "s-t",
+        "ssh",
+    ]
     assert names(client.get("/api/v1/policies", params={"protocol": "tcp"})) == ["ssh"]
     assert names(client.get("/api/v1/policies", params={"gateway": "x"})) == [
-        "s-u", "s-t", "ssh"]
-    response = client.get("/api/v1/policies", params={"gateway": "y", "action": "bypass"})
+        "s-u",
+        "s-t",
+        "ssh",
+    ]
+    response = client.get(
+        "/api/v1/policies", params={"gateway": "y", "action": "bypass"}
+    )
     assert names(response) == ["s-t"] and response.headers["X-Total-Count"] == "1"

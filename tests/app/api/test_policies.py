@@ -13,8 +13,14 @@ def post(client, **body):
 
 def test_create_policy_with_cidr_end_and_ports(client):
     load_freeswan(client)
-    response = post(client, name="ssh", between=["10.1.0.0/25", "t"], action="protect",
-                    protocol="TCP", ports=22)
+    response = post(
+        client,
+        name="ssh",
+        between=["10.1.0.0/25", "t"],
+        action="protect",
+        protocol="TCP",
+        ports=22,
+    )
     assert response.status_code == 201, response.text
     assert response.json() == {
         "name": "ssh",
@@ -29,8 +35,16 @@ def test_create_policy_with_cidr_end_and_ports(client):
 
 def test_protocol_by_number_and_port_range(client):
     load_freeswan(client)
-    response = post(client, name="web", between=["s", "t"], action="bypass",
-                    protocol=6, ports="8000-8080", mode="transport", keying="manual")
+    response = post(
+        client,
+        name="web",
+        between=["s", "t"],
+        action="bypass",
+        protocol=6,
+        ports="8000-8080",
+        mode="transport",
+        keying="manual",
+    )
     assert response.status_code == 201, response.text
     assert response.json()["protocol"] == "tcp"
     assert response.json()["ports"] == "8000-8080"
@@ -40,8 +54,14 @@ def test_protocol_by_number_and_port_range(client):
 
 def test_narrower_policy_is_an_allowed_exception(client):
     load_freeswan(client)
-    response = post(client, name="s-u-ssh", between=["s", "u"], action="bypass",
-                    protocol="tcp", ports="22")
+    response = post(
+        client,
+        name="s-u-ssh",
+        between=["s", "u"],
+        action="bypass",
+        protocol="tcp",
+        ports="22",
+    )
     assert response.status_code == 201
     response = post(client, name="s-host", between=["s", "10.3.0.9/32"], action="drop")
     assert response.status_code == 201
@@ -70,7 +90,9 @@ def test_duplicate_policy_is_rejected_naming_the_other(client):
 
 def test_mixed_address_families_are_rejected(client):
     load_freeswan(client)
-    client.post("/api/v1/subnets", json={"name": "v6", "cidr": "2001:db8::/64", "gateway": "y"})
+    client.post(
+        "/api/v1/subnets", json={"name": "v6", "cidr": "2001:db8::/64", "gateway": "y"}
+    )
     before = snapshot(client)
     response = post(client, name="mixed", between=["s", "v6"], action="protect")
     assert_problem(response, 422, "between[1]", "one address family")
@@ -79,7 +101,9 @@ def test_mixed_address_families_are_rejected(client):
 
 def test_end_outside_every_subnet_is_rejected(client):
     load_freeswan(client)
-    response = post(client, name="far", between=["s", "172.16.0.0/16"], action="protect")
+    response = post(
+        client, name="far", between=["s", "172.16.0.0/16"], action="protect"
+    )
     assert_problem(response, 422, "between[1]", "lies inside no known subnet")
 
 
@@ -99,7 +123,10 @@ def test_protect_with_both_ends_behind_one_gateway_is_rejected(client):
 
 def test_bypass_between_subnets_of_one_gateway_is_fine(client):
     load_freeswan(client)
-    assert post(client, name="local", between=["t", "u"], action="bypass").status_code == 201
+    assert (
+        post(client, name="local", between=["t", "u"], action="bypass").status_code
+        == 201
+    )
 
 
 def test_unknown_subnet_is_rejected(client):
@@ -112,7 +139,11 @@ def test_unknown_subnet_is_rejected(client):
     "body, field, says",
     [
         ({"ports": "22", "protocol": None}, "ports", "need protocol tcp, udp or sctp"),
-        ({"ports": "22", "protocol": "icmp"}, "ports", "need protocol tcp, udp or sctp"),
+        (
+            {"ports": "22", "protocol": "icmp"},
+            "ports",
+            "need protocol tcp, udp or sctp",
+        ),
         ({"ports": "80-22", "protocol": "tcp"}, "ports", "is not a port range"),
         ({"ports": "0", "protocol": "tcp"}, "ports", "is not a port range"),
         ({"ports": "70000", "protocol": "udp"}, "ports", "is not a port range"),
@@ -138,24 +169,47 @@ def test_bad_policy_fields_are_rejected(client, body, field, says):
 
 def test_icmp_for_ipv6_ends_is_rejected(client):
     load_freeswan(client)
-    client.post("/api/v1/subnets", json={"name": "a6", "cidr": "2001:db8:a::/64", "gateway": "x"})
-    client.post("/api/v1/subnets", json={"name": "b6", "cidr": "2001:db8:b::/64", "gateway": "y"})
-    response = post(client, name="ping", between=["a6", "b6"], action="bypass", protocol="icmp")
+    client.post(
+        "/api/v1/subnets",
+        json={"name": "a6", "cidr": "2001:db8:a::/64", "gateway": "x"},
+    )
+    client.post(
+        "/api/v1/subnets",
+        json={"name": "b6", "cidr": "2001:db8:b::/64", "gateway": "y"},
+    )
+    response = post(
+        client, name="ping", between=["a6", "b6"], action="bypass", protocol="icmp"
+    )
     assert_problem(response, 422, "protocol", "use ipv6-icmp")
 
 
 def test_several_problems_are_all_reported(client):
     load_freeswan(client)
-    response = post(client, name="p", between=["s", "nope"], action="allow",
-                    protocol="tcp", ports="99-1")
+    response = post(
+        client,
+        name="p",
+        between=["s", "nope"],
+        action="allow",
+        protocol="tcp",
+        ports="99-1",
+    )
     fields = {e["field"] for e in response.json()["errors"]}
     assert {"action", "ports"} <= fields
 
 
 def test_patch_policy_action_and_clear_ports(client):
     load_freeswan(client)
-    post(client, name="ssh", between=["s", "t"], action="protect", protocol="tcp", ports=22)
-    response = client.patch("/api/v1/policies/ssh", json={"action": "drop", "ports": None})
+    post(
+        client,
+        name="ssh",
+        between=["s", "t"],
+        action="protect",
+        protocol="tcp",
+        ports=22,
+    )
+    response = client.patch(
+        "/api/v1/policies/ssh", json={"action": "drop", "ports": None}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["ports"] is None and response.json()["action"] == "drop"
     assert response.json()["protocol"] == "tcp"

@@ -10,7 +10,8 @@ from tests.app.helpers import assert_problem, load_freeswan, snapshot
 def test_create_subnet_and_read_it_back(client):
     load_freeswan(client)
     response = client.post(
-        "/api/v1/subnets", json={"name": "v6", "cidr": "2001:DB8:1::/48", "gateway": "x"}
+        "/api/v1/subnets",
+        json={"name": "v6", "cidr": "2001:DB8:1::/48", "gateway": "x"},
     )
     assert response.status_code == 201
     assert response.json() == {"name": "v6", "cidr": "2001:db8:1::/48", "gateway": "x"}
@@ -23,7 +24,9 @@ def test_cidr_with_host_bits_is_rejected_with_the_fix(client):
     response = client.post(
         "/api/v1/subnets", json={"name": "w", "cidr": "10.9.0.1/24", "gateway": "x"}
     )
-    assert_problem(response, 422, "cidr", "10.9.0.1/24 has host bits set; use 10.9.0.0/24")
+    assert_problem(
+        response, 422, "cidr", "10.9.0.1/24 has host bits set; use 10.9.0.0/24"
+    )
     assert snapshot(client) == before
 
 
@@ -58,7 +61,8 @@ def test_subnet_overlapping_another_gateways_is_rejected_naming_both(client):
 def test_subnet_inside_another_of_the_same_gateway_is_fine(client):
     load_freeswan(client)
     response = client.post(
-        "/api/v1/subnets", json={"name": "t-half", "cidr": "10.2.0.128/25", "gateway": "y"}
+        "/api/v1/subnets",
+        json={"name": "t-half", "cidr": "10.2.0.128/25", "gateway": "y"},
     )
     assert response.status_code == 201
 
@@ -82,7 +86,8 @@ def test_subnet_behind_unknown_gateway_is_rejected(client):
 def test_subnet_name_that_looks_like_an_address_is_rejected(client):
     load_freeswan(client)
     response = client.post(
-        "/api/v1/subnets", json={"name": "10.9.0.0", "cidr": "10.9.0.0/24", "gateway": "x"}
+        "/api/v1/subnets",
+        json={"name": "10.9.0.0", "cidr": "10.9.0.0/24", "gateway": "x"},
     )
     assert_problem(response, 422, "name", "looks like an address")
 
@@ -92,16 +97,22 @@ def test_moving_subnet_under_policy_end_behind_same_gateway_is_rejected(client):
     before = snapshot(client)
     # s-u protects s (behind x) and u: moving u behind x puts both ends behind x.
     response = client.patch("/api/v1/subnets/u", json={"gateway": "x"})
-    assert_problem(response, 422, "policies/s-u.between", "both ends lie behind gateway x")
+    assert_problem(
+        response, 422, "policies/s-u.between", "both ends lie behind gateway x"
+    )
     assert snapshot(client) == before
 
 
 def test_shrinking_subnet_away_from_a_policy_cidr_end_is_rejected(client):
     load_freeswan(client)
-    client.post("/api/v1/policies",
-                json={"name": "host", "between": ["s", "10.2.0.200/32"], "action": "drop"})
+    client.post(
+        "/api/v1/policies",
+        json={"name": "host", "between": ["s", "10.2.0.200/32"], "action": "drop"},
+    )
     response = client.patch("/api/v1/subnets/t", json={"cidr": "10.2.0.0/25"})
-    assert_problem(response, 422, "policies/host.between[1]", "lies inside no known subnet")
+    assert_problem(
+        response, 422, "policies/host.between[1]", "lies inside no known subnet"
+    )
 
 
 def test_rename_subnet_carries_policies_that_name_it(client):
@@ -114,17 +125,23 @@ def test_rename_subnet_carries_policies_that_name_it(client):
 def test_delete_subnet_used_by_policies_is_409_naming_them(client):
     load_freeswan(client)
     before = snapshot(client)
-    body = assert_problem(client.delete("/api/v1/subnets/s"), 409, "", "s-u (between[0])")
+    body = assert_problem(
+        client.delete("/api/v1/subnets/s"), 409, "", "s-u (between[0])"
+    )
     assert "s-t (between[0])" in body["errors"][0]["message"]
     assert snapshot(client) == before
 
 
 def test_delete_subnet_holding_a_policy_cidr_end_is_409(client):
     load_freeswan(client)
-    client.post("/api/v1/policies",
-                json={"name": "host", "between": ["s", "10.2.0.7/32"], "action": "drop"})
+    client.post(
+        "/api/v1/policies",
+        json={"name": "host", "between": ["s", "10.2.0.7/32"], "action": "drop"},
+    )
     client.delete("/api/v1/policies/s-t")
-    assert_problem(client.delete("/api/v1/subnets/t"), 409, "", "10.2.0.7/32 lies inside it")
+    assert_problem(
+        client.delete("/api/v1/subnets/t"), 409, "", "10.2.0.7/32 lies inside it"
+    )
 
 
 def test_delete_unused_subnet(client):

@@ -53,7 +53,9 @@ def test_export_json_matches_the_yaml(cli):
     cli("import", str(EXAMPLES / "hub-and-branches.yaml"))
     status, out, _ = cli("export", "--format", "json")
     assert status == 0
-    assert json.loads(out) == yaml.safe_load((EXAMPLES / "hub-and-branches.yaml").read_text())
+    assert json.loads(out) == yaml.safe_load(
+        (EXAMPLES / "hub-and-branches.yaml").read_text()
+    )
 
 
 def test_import_from_stdin(cli):
@@ -67,7 +69,10 @@ def test_import_errors_carry_paths_and_lines_and_exit_2(cli):
     bad = FREESWAN.replace("10.2.0.0/24", "10.2.0.1/24").replace("[s, u]", "[s, nope]")
     status, out, err = cli("import", "-", stdin=bad)
     assert status == 2 and out == ""
-    assert "subnets[1].cidr (line 6): 10.2.0.1/24 has host bits set; use 10.2.0.0/24" in err
+    assert (
+        "subnets[1].cidr (line 6): 10.2.0.1/24 has host bits set; use 10.2.0.0/24"
+        in err
+    )
     assert "policies[0].between[1] (line 9): unknown subnet 'nope'" in err
     assert "nothing was changed" in err
     assert cli("export")[1] == FREESWAN
@@ -102,8 +107,13 @@ def test_cli_changes_are_audited_as_cli(cli, engine):
 
 
 def run_cygnet(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -113,7 +123,9 @@ def fresh_env(tmp_path):
     return env
 
 
-def test_default_database_is_sqlite_in_the_data_dir_created_on_import(fresh_env, tmp_path):
+def test_default_database_is_sqlite_in_the_data_dir_created_on_import(
+    fresh_env, tmp_path
+):
     result = run_cygnet("import", str(EXAMPLES / "freeswan.yaml"), env=fresh_env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "cygnet.db").exists()
@@ -162,13 +174,19 @@ def _free_port() -> int:
 def test_serve_upgrades_an_empty_database_and_answers(fresh_env):
     port = _free_port()
     fresh_env["CYGNET_LISTEN"] = f"127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], env=fresh_env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env=fresh_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/healthz", timeout=2
+                ) as r:
                     assert r.read() == b"ok"
                 break
             except OSError:

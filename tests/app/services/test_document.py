@@ -40,10 +40,14 @@ def test_export_writes_the_documented_shape_exactly():
 
 def test_defaults_are_left_out_and_set_fields_kept():
     text = FREESWAN.replace(
-        "action: bypass}", "action: bypass, protocol: udp, ports: 500-501, mode: tunnel}"
+        "action: bypass}",
+        "action: bypass, protocol: udp, ports: 500-501, mode: tunnel}",
     )
     out = dump_document(read_document(text))
-    assert "{name: s-t, between: [s, t], action: bypass, protocol: udp, ports: 500-501}" in out
+    assert (
+        "{name: s-t, between: [s, t], action: bypass, protocol: udp, ports: 500-501}"
+        in out
+    )
     assert "mode" not in out
 
 
@@ -82,14 +86,18 @@ policies:
 
 
 def test_duplicate_keys_are_malformed():
-    failed = problems_of("gateways:\n  - name: x\n    name: y\n    address: 192.0.2.1\n")
+    failed = problems_of(
+        "gateways:\n  - name: x\n    name: y\n    address: 192.0.2.1\n"
+    )
     assert failed.status == 400
     assert failed.problems[0].field == "gateways[0].name"
     assert failed.problems[0].line == 3
 
 
 def test_json_problems_carry_lines_too():
-    text = json.dumps(yaml.safe_load(FREESWAN), indent=2).replace("10.2.0.0/24", "10.2.0.9/24")
+    text = json.dumps(yaml.safe_load(FREESWAN), indent=2).replace(
+        "10.2.0.0/24", "10.2.0.9/24"
+    )
     failed = problems_of(text)
     assert failed.problems[0].field == "subnets[1].cidr"
     lines = text.splitlines()
@@ -103,7 +111,10 @@ def test_json_problems_carry_lines_too():
         ("- just\n- a list\n", "the intent is a mapping"),
         ("gateways: {name: x}\n", "must be a list of gateways"),
         ("gateways:\n  - hq\n", "each gateway is a mapping"),
-        ("subnets:\n  - {name: s, cidr: 10.0.0.0/8, gateway: x, gw: y}\n", "unknown key 'gw'"),
+        (
+            "subnets:\n  - {name: s, cidr: 10.0.0.0/8, gateway: x, gw: y}\n",
+            "unknown key 'gw'",
+        ),
     ],
 )
 def test_shape_errors_say_what_the_document_should_look_like(text, says):

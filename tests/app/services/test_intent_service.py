@@ -16,17 +16,26 @@ from tests.app.helpers import EXAMPLES, load_freeswan
 
 def test_load_intent_resolves_ends_to_cidrs_and_gateways(client, engine):
     load_freeswan(client)
-    client.post("/api/v1/policies", json={"name": "ssh", "between": ["10.1.0.7/32", "t"],
-                                          "action": "drop", "protocol": "tcp",
-                                          "ports": "22"})
+    client.post(
+        "/api/v1/policies",
+        json={
+            "name": "ssh",
+            "between": ["10.1.0.7/32", "t"],
+            "action": "drop",
+            "protocol": "tcp",
+            "ports": "22",
+        },
+    )
     with read_session(engine) as session:
         intent = load_intent(session)
     assert intent.revision == 2
     assert [g.name for g in intent.gateways] == ["x", "y"]
     policies = {p.name: p for p in intent.policies}
     su = policies["s-u"]
-    assert (su.a, su.b) == (ipaddress.ip_network("10.1.0.0/24"),
-                            ipaddress.ip_network("10.3.0.0/24"))
+    assert (su.a, su.b) == (
+        ipaddress.ip_network("10.1.0.0/24"),
+        ipaddress.ip_network("10.3.0.0/24"),
+    )
     assert (su.a_gateway, su.b_gateway, su.action) == ("x", "y", "protect")
     ssh = policies["ssh"]
     assert ssh.a == ipaddress.ip_network("10.1.0.7/32") and ssh.a_gateway == "x"
@@ -36,7 +45,9 @@ def test_load_intent_resolves_ends_to_cidrs_and_gateways(client, engine):
 
 def test_every_protecting_pair_has_a_tunnel(client, engine):
     text = (EXAMPLES / "hub-and-branches.yaml").read_text()
-    client.put("/api/v1/intent", content=text, headers={"Content-Type": "application/yaml"})
+    client.put(
+        "/api/v1/intent", content=text, headers={"Content-Type": "application/yaml"}
+    )
     with read_session(engine) as session:
         intent = load_intent(session)
     assert {t.gateways for t in intent.tunnels} == tunnel_pairs(intent)
@@ -63,10 +74,21 @@ def test_load_intent_hands_over_decrypted_keys(client, engine):
     load_freeswan(client)
     with write_session(engine) as session:
         tunnel = session.scalars(select(Tunnel)).one()
-        x, y = (session.scalars(select(Gateway).where(Gateway.name == n)).one()
-                for n in ("x", "y"))
-        session.add(SaKey(tunnel=tunnel, src_gateway=x, dst_gateway=y, spi=0x2000,
-                          key=b"k" * 20, generation=3, phase="inbound"))
+        x, y = (
+            session.scalars(select(Gateway).where(Gateway.name == n)).one()
+            for n in ("x", "y")
+        )
+        session.add(
+            SaKey(
+                tunnel=tunnel,
+                src_gateway=x,
+                dst_gateway=y,
+                spi=0x2000,
+                key=b"k" * 20,
+                generation=3,
+                phase="inbound",
+            )
+        )
     with read_session(engine) as session:
         (key,) = load_intent(session).keys
     assert (key.src, key.dst, key.spi, key.key) == ("x", "y", 0x2000, b"k" * 20)

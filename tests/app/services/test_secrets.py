@@ -54,12 +54,30 @@ def test_key_file_set_by_environment_is_used(tmp_path, monkeypatch):
 def add_key(engine) -> None:
     with write_session(engine) as session:
         tunnel = session.scalars(select(Tunnel)).one()
-        x, y = (session.scalars(select(Gateway).where(Gateway.name == n)).one()
-                for n in ("x", "y"))
-        session.add(SaKey(tunnel=tunnel, src_gateway=x, dst_gateway=y, spi=0x1234,
-                          key=KEY, generation=1, phase="active"))
-        record_change(session, "test", "sa_key", "x->y", "create", None,
-                      {"spi": 0x1234, "key": KEY.hex()})
+        x, y = (
+            session.scalars(select(Gateway).where(Gateway.name == n)).one()
+            for n in ("x", "y")
+        )
+        session.add(
+            SaKey(
+                tunnel=tunnel,
+                src_gateway=x,
+                dst_gateway=y,
+                spi=0x1234,
+                key=KEY,
+                generation=1,
+                phase="active",
+            )
+        )
+        record_change(
+            session,
+            "test",
+            "sa_key",
+            "x->y",
+            "create",
+            None,
+            {"spi": 0x1234, "key": KEY.hex()},
+        )
 
 
 def test_sa_key_is_encrypted_in_the_database(client, engine):
@@ -77,8 +95,13 @@ def test_sa_key_never_appears_in_api_answers_or_audit(client, engine):
     add_key(engine)
     answers = "".join(
         client.get(url).text
-        for url in ("/api/v1/intent", "/api/v1/audit?limit=1000", "/api/v1/gateways",
-                    "/api/v1/policies", "/openapi.json")
+        for url in (
+            "/api/v1/intent",
+            "/api/v1/audit?limit=1000",
+            "/api/v1/gateways",
+            "/api/v1/policies",
+            "/openapi.json",
+        )
     )
     assert KEY.hex() not in answers
     record = client.get("/api/v1/audit", params={"kind": "sa_key"}).json()[0]

@@ -24,16 +24,24 @@ def test_second_writer_sees_the_first_writers_change(client, engine):
             session.execute(text("SELECT 1"))  # holds the write lock from here on
             first_inside.set()
             time.sleep(0.5)
-            create_item(session, "subnet", {"name": "a", "cidr": "10.8.0.0/24",
-                                            "gateway": "x"}, "test")
+            create_item(
+                session,
+                "subnet",
+                {"name": "a", "cidr": "10.8.0.0/24", "gateway": "x"},
+                "test",
+            )
         outcome["first"] = "ok"
 
     def second() -> None:
         first_inside.wait(10)
         try:
             with write_session(engine) as session:
-                create_item(session, "subnet", {"name": "b", "cidr": "10.8.0.0/16",
-                                                "gateway": "y"}, "test")
+                create_item(
+                    session,
+                    "subnet",
+                    {"name": "b", "cidr": "10.8.0.0/16", "gateway": "y"},
+                    "test",
+                )
             outcome["second"] = "ok"
         except ValidationFailed as exc:
             outcome["second"] = exc
@@ -56,8 +64,12 @@ def test_failed_write_rolls_back_everything(client, engine):
     load_freeswan(client)
     with pytest.raises(ValidationFailed):
         with write_session(engine) as session:
-            create_item(session, "gateway", {"name": "z", "address": "192.0.2.9"}, "test")
-            create_item(session, "gateway", {"name": "z2", "address": "192.0.2.9"}, "test")
+            create_item(
+                session, "gateway", {"name": "z", "address": "192.0.2.9"}, "test"
+            )
+            create_item(
+                session, "gateway", {"name": "z2", "address": "192.0.2.9"}, "test"
+            )
     with read_session(engine) as session:
         assert [g.name for g in list_items(session, "gateway", {})] == ["x", "y"]
     assert client.get("/api/v1/revision").json()["revision"] == 1
