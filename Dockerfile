@@ -47,6 +47,7 @@ ENV PATH=/opt/cygnet/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
     CYGNET_DATA_DIR=/var/lib/cygnet \
     CYGNET_LISTEN=127.0.0.1:8080 \
     CYGNET_LOG_FORMAT=json \
+    CYGNET_LOG_LEVEL=info \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 RUN mkdir -p /var/lib/cygnet && chmod 700 /var/lib/cygnet

@@ -7,6 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip(
+    "prometheus_client",
+    reason="prometheus-client is not installed: it belongs in pyproject.toml's "
+    "dependencies",
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import metrics

