@@ -24,8 +24,12 @@ import sys
 import time
 
 PLAIN_FORMAT = "%(levelname)s %(name)s: %(message)s"
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO,
-          "warning": logging.WARNING, "error": logging.ERROR}
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -62,9 +66,7 @@ def level_from_env(default: int, environ=None) -> int:
     if not name:
         return default
     if name not in LEVELS:
-        raise ValueError(
-            f"CYGNET_LOG_LEVEL={name!r}: use one of {', '.join(LEVELS)}"
-        )
+        raise ValueError(f"CYGNET_LOG_LEVEL={name!r}: use one of {', '.join(LEVELS)}")
     return LEVELS[name]
 
 
@@ -103,7 +105,6 @@ def uvicorn_log_config(environ=None) -> dict:
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
-            "uvicorn.access": {"handlers": [], "propagate": False,
-                               "level": "WARNING"},
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
         },
     }

@@ -108,13 +108,17 @@ def read_gateway(engine: Engine, gateway: str) -> GatewayFacts:
             )
         ).all()
         for tunnel in tunnels:
-            peer = tunnel.gateway_b if tunnel.gateway_a_id == row.id else tunnel.gateway_a
-            facts.tunnels.append(TunnelRow(
-                name="/".join(sorted((gateway, peer.name))),
-                peer=peer.name,
-                reqid=tunnel.reqid,
-                rekeys=max(int(generations.get(tunnel.id) or 1) - 1, 0),
-            ))
+            peer = (
+                tunnel.gateway_b if tunnel.gateway_a_id == row.id else tunnel.gateway_a
+            )
+            facts.tunnels.append(
+                TunnelRow(
+                    name="/".join(sorted((gateway, peer.name))),
+                    peer=peer.name,
+                    reqid=tunnel.reqid,
+                    rekeys=max(int(generations.get(tunnel.id) or 1) - 1, 0),
+                )
+            )
     facts.tunnels.sort(key=lambda t: t.name)
     return facts
 
@@ -148,8 +152,9 @@ def read_kernel(address: str | None, netns: str | None) -> KernelFacts:
 class DatapathCollector:
     """Everything read at scrape time, for one gateway (``CYGNET_GATEWAY``)."""
 
-    def __init__(self, engine: Engine, gateway: str | None,
-                 netns: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, gateway: str | None, netns: str | None = None
+    ) -> None:
         self.engine = engine
         self.gateway = gateway
         self.netns = netns
@@ -168,7 +173,9 @@ class DatapathCollector:
     def _read_kernel(self, address: str | None) -> KernelFacts | None:
         try:
             kernel = read_kernel(address, self.netns)
-        except Exception as exc:  # netlink refused, namespace gone: say so, go on
+        # A scrape answers whatever the read raised (netlink refused, namespace
+        # gone): the failure shows as cygnet_kernel_readable 0.
+        except Exception as exc:  # noqa: BLE001
             if not self._kernel_failing:
                 log.warning("metrics: cannot read the kernel's datapath: %s", exc)
             self._kernel_failing = True
@@ -186,22 +193,35 @@ class DatapathCollector:
         readable.add_metric(gw, 0 if self._kernel_failing else 1)
         yield readable
         yield GaugeMetricFamily(
-            "cygnet_intent_revision", "The intent's revision in the database",
+            "cygnet_intent_revision",
+            "The intent's revision in the database",
             value=facts.revision,
         )
         status = facts.status
         if status is None:
             return
         for name, doc, value in (
-            ("cygnet_applied_revision",
-             "The last revision the kernel fully matched", status.applied_revision),
+            (
+                "cygnet_applied_revision",
+                "The last revision the kernel fully matched",
+                status.applied_revision,
+            ),
             ("cygnet_last_apply_ok", "1 when the last apply succeeded", int(status.ok)),
-            ("cygnet_last_apply_duration_seconds", "How long the last apply took",
-             status.duration_ms / 1000),
-            ("cygnet_last_apply_changes", "Kernel changes the last apply made",
-             status.changes),
-            ("cygnet_last_apply_timestamp_seconds", "When the last apply ran",
-             status.attempted_at.timestamp() if status.attempted_at else 0),
+            (
+                "cygnet_last_apply_duration_seconds",
+                "How long the last apply took",
+                status.duration_ms / 1000,
+            ),
+            (
+                "cygnet_last_apply_changes",
+                "Kernel changes the last apply made",
+                status.changes,
+            ),
+            (
+                "cygnet_last_apply_timestamp_seconds",
+                "When the last apply ran",
+                status.attempted_at.timestamp() if status.attempted_at else 0,
+            ),
         ):
             family = GaugeMetricFamily(name, doc, labels=["gateway"])
             family.add_metric(gw, value)
@@ -215,12 +235,14 @@ class DatapathCollector:
             labels=["tunnel", "peer"],
         )
         rekeys = CounterMetricFamily(
-            "cygnet_tunnel_rekeys", "Key generations after the first",
+            "cygnet_tunnel_rekeys",
+            "Key generations after the first",
             labels=["tunnel", "peer"],
         )
         carried = {
             unit: CounterMetricFamily(
-                f"cygnet_tunnel_{unit}", f"{unit.capitalize()} carried by the "
+                f"cygnet_tunnel_{unit}",
+                f"{unit.capitalize()} carried by the "
                 "tunnel's SAs (restarts when new SAs replace old ones)",
                 labels=["tunnel", "peer", "direction"],
             )

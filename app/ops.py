@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.problems import problem_response
 from app.config import load_settings
@@ -39,26 +40,37 @@ def readiness(engine: Engine, gateway: str | None) -> Readiness:
     """
     try:
         facts = read_gateway(engine, gateway or "")
-    except Exception as exc:  # any failure to read means the database is down
+    except (SQLAlchemyError, OSError) as exc:
         return Readiness(False, f"database unreachable: {type(exc).__name__}: {exc}")
     if not gateway:
-        return Readiness(True, "no gateway named (CYGNET_GATEWAY): serving the "
-                               "API only, nothing to reconcile")
+        return Readiness(
+            True,
+            "no gateway named (CYGNET_GATEWAY): serving the "
+            "API only, nothing to reconcile",
+        )
     if facts.address is None:
-        return Readiness(True, f"gateway {gateway} is not in the intent yet: "
-                               "nothing to reconcile")
+        return Readiness(
+            True, f"gateway {gateway} is not in the intent yet: nothing to reconcile"
+        )
     status = facts.status
     if status is None:
         return Readiness(False, f"gateway {gateway} has not applied the intent yet")
     if not status.ok:
-        return Readiness(False, f"the last apply of gateway {gateway} failed "
-                                f"(the datapath stays closed): {status.message}")
+        return Readiness(
+            False,
+            f"the last apply of gateway {gateway} failed "
+            f"(the datapath stays closed): {status.message}",
+        )
     if status.applied_revision < facts.revision:
-        return Readiness(False, f"the kernel holds revision {status.applied_revision}"
-                                f" and the intent is at {facts.revision}: an apply "
-                                "is due")
-    return Readiness(True, f"gateway {gateway}: the kernel holds revision "
-                           f"{status.applied_revision}")
+        return Readiness(
+            False,
+            f"the kernel holds revision {status.applied_revision}"
+            f" and the intent is at {facts.revision}: an apply "
+            "is due",
+        )
+    return Readiness(
+        True, f"gateway {gateway}: the kernel holds revision {status.applied_revision}"
+    )
 
 
 @router.get("/readyz", response_class=PlainTextResponse)

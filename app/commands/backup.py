@@ -160,7 +160,7 @@ def open_sealed(blob: bytes, passphrase: str) -> dict:
 
     if len(blob) < HEADER.size + 16 or not blob.startswith(MAGIC):
         raise BackupError("this is not a Cygnet backup file")
-    magic, version, log2n, r, p, salt, nonce = HEADER.unpack_from(blob)
+    _, version, log2n, r, p, salt, nonce = HEADER.unpack_from(blob)
     if version != FORMAT:
         raise BackupError(
             f"backup format {version} is newer than this Cygnet reads ({FORMAT}): "
@@ -235,7 +235,7 @@ def snapshot(engine) -> dict:
     plans = settings.data_dir / "plans"
     return {
         "schema": revision,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
         "tables": tables,
         "secret_key": key_file.read_text() if key_file.exists() else None,
         "plans": {p.name: p.read_text() for p in sorted(plans.glob("*.json"))},
@@ -267,6 +267,7 @@ def _holds_data(engine) -> str | None:
 def restore(engine, payload: dict) -> dict[str, int]:
     """Put ``payload`` into the empty database behind ``engine``; rows per table."""
     from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
     from sqlalchemy import delete, inspect
 
     from app import migrate
@@ -276,7 +277,7 @@ def restore(engine, payload: dict) -> dict[str, int]:
     revision = payload["schema"]
     try:
         ScriptDirectory(str(migrate.SCRIPT_LOCATION)).get_revision(revision)
-    except Exception:
+    except CommandError:
         raise BackupError(
             f"the backup's schema {revision} is unknown to this Cygnet: it was made "
             "by a newer version; restore it with that version or a later one"
@@ -308,7 +309,10 @@ def restore(engine, payload: dict) -> dict[str, int]:
                 continue
             types = {c.name: c.type for c in table.columns}
             rows = [
-                {name: _load_value(v, types[name]) for name, v in zip(data["columns"], row)}
+                {
+                    name: _load_value(v, types[name])
+                    for name, v in zip(data["columns"], row)
+                }
                 for row in data["rows"]
             ]
             connection.execute(table.insert(), rows)
@@ -338,11 +342,14 @@ def _reset_sequences(connection, tables) -> None:
     for table in tables:
         if "id" not in table.c:
             continue
-        connection.execute(text(
-            "SELECT setval(pg_get_serial_sequence(:t, 'id'), "
-            f"COALESCE((SELECT MAX(id) FROM {table.name}), 1), "
-            f"(SELECT MAX(id) FROM {table.name}) IS NOT NULL)"
-        ), {"t": table.name})
+        connection.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence(:t, 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 1), "
+                f"(SELECT MAX(id) FROM {table.name}) IS NOT NULL)"
+            ),
+            {"t": table.name},
+        )
 
 
 def _restore_files(payload: dict) -> None:

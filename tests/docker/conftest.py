@@ -33,17 +33,33 @@ DOCKERD = "/usr/sbin/dockerd"
 BASE_IMAGE = "cygnet-base:bookworm"
 IMAGE = "cygnet:tier"
 CONTEXT_PATHS = (
-    "Dockerfile", "docker-compose.yml", ".dockerignore", "pyproject.toml",
-    "README.md", "app", "datapath", "migrations", "templates", "docker",
+    "Dockerfile",
+    "docker-compose.yml",
+    ".dockerignore",
+    "pyproject.toml",
+    "README.md",
+    "app",
+    "datapath",
+    "migrations",
+    "templates",
+    "docker",
 )
 
 FIGURES: dict[str, float] = {}
 
 
-def _run(*args: str, check: bool = True, env: dict | None = None,
-         timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, capture_output=True, text=True, env=env,
-                          timeout=timeout, **kw)
+def _run(
+    *args: str, check: bool = True, env: dict | None = None, timeout: float = 300, **kw
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        args,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        **kw,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} exited {proc.returncode}\n"
@@ -70,8 +86,10 @@ def why_no_docker() -> str | None:
     if _missing_tools():
         proc = _run(str(ROOT / ".ci/install-docker"), check=False, timeout=600)
         if _missing_tools():
-            return (f"{', '.join(_missing_tools())} missing and .ci/install-docker "
-                    f"failed: {proc.stderr.strip()[-300:]}")
+            return (
+                f"{', '.join(_missing_tools())} missing and .ci/install-docker "
+                f"failed: {proc.stderr.strip()[-300:]}"
+            )
     return None
 
 
@@ -83,30 +101,50 @@ class Dockerd:
     state: Path
     host: str = ""
 
-    def start(self) -> "Dockerd":
+    def start(self) -> Dockerd:
         started = time.monotonic()
-        out = _run(str(ROOT / "docker/dockerd-netns"), "start", str(self.state),
-                   self.ns, timeout=60).stdout
+        out = _run(
+            str(ROOT / "docker/dockerd-netns"),
+            "start",
+            str(self.state),
+            self.ns,
+            timeout=60,
+        ).stdout
         self.host = out.strip().splitlines()[-1]
         FIGURES["dockerd start (s)"] = round(time.monotonic() - started, 1)
         return self
 
     def stop(self) -> None:
-        _run(str(ROOT / "docker/dockerd-netns"), "stop", str(self.state), self.ns,
-             check=False, timeout=60)
+        _run(
+            str(ROOT / "docker/dockerd-netns"),
+            "stop",
+            str(self.state),
+            self.ns,
+            check=False,
+            timeout=60,
+        )
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_HOST": self.host,
-                "DOCKER": f"{DOCKER} -H {self.host}"}
+        return {
+            **os.environ,
+            "DOCKER_HOST": self.host,
+            "DOCKER": f"{DOCKER} -H {self.host}",
+        }
 
     def docker(self, *args: str, check: bool = True, timeout: float = 300):
         return _run(DOCKER, "-H", self.host, *args, check=check, timeout=timeout)
 
     def nsexec(self, *args: str, check: bool = True, timeout: float = 60, **kw):
         """Run a command in the namespace (the container's network, host mode)."""
-        return _run("nsenter", f"--net=/run/netns/{self.ns}", *args, check=check,
-                    timeout=timeout, **kw)
+        return _run(
+            "nsenter",
+            f"--net=/run/netns/{self.ns}",
+            *args,
+            check=check,
+            timeout=timeout,
+            **kw,
+        )
 
 
 @dataclass
@@ -131,8 +169,15 @@ class Compose:
         }
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 300):
-        return _run("docker-compose", "-f", str(self.context / "docker-compose.yml"),
-                    *args, check=check, env=self.env(), timeout=timeout)
+        return _run(
+            "docker-compose",
+            "-f",
+            str(self.context / "docker-compose.yml"),
+            *args,
+            check=check,
+            env=self.env(),
+            timeout=timeout,
+        )
 
     def container(self) -> str:
         return self("ps", "-q", "cygnet").stdout.strip()
@@ -168,17 +213,24 @@ def make_context(dest: Path) -> Path:
         elif src.exists():
             shutil.copy2(src, dest / name)
     started = time.monotonic()
-    _run(str(ROOT / "docker/fetch-wheels"), str(dest / "docker/wheels"),
-         env={**os.environ, "CYGNET_CACHE": str(CACHE), "PYTHON": sys.executable},
-         timeout=600)
+    _run(
+        str(ROOT / "docker/fetch-wheels"),
+        str(dest / "docker/wheels"),
+        env={**os.environ, "CYGNET_CACHE": str(CACHE), "PYTHON": sys.executable},
+        timeout=600,
+    )
     FIGURES["wheels (s)"] = round(time.monotonic() - started, 1)
     return dest
 
 
 def build_base_image(dockerd: Dockerd) -> str:
     started = time.monotonic()
-    _run(str(ROOT / "docker/build-base-image"), BASE_IMAGE,
-         env={**dockerd.env, "CYGNET_CACHE": str(CACHE)}, timeout=600)
+    _run(
+        str(ROOT / "docker/build-base-image"),
+        BASE_IMAGE,
+        env={**dockerd.env, "CYGNET_CACHE": str(CACHE)},
+        timeout=600,
+    )
     FIGURES["base image (s)"] = round(time.monotonic() - started, 1)
     return BASE_IMAGE
 
@@ -186,6 +238,47 @@ def build_base_image(dockerd: Dockerd) -> str:
 def image_size_mb(dockerd: Dockerd, image: str) -> float:
     size = dockerd.docker("image", "inspect", "--format", "{{.Size}}", image).stdout
     return round(int(size) / 1e6, 1)
+
+
+@dataclass
+class Tier:
+    """FreeS/WAN's topology with a dockerd in gateway X and the image built."""
+
+    topo: object
+    dockerd: Dockerd
+    compose: Compose
+
+
+@pytest.fixture(scope="session")
+def tier(tmp_path_factory):
+    """Built once for the whole tier: a second build would only cost time."""
+    reason = why_no_docker()
+    if reason is None:
+        from tests.topology import can_build
+
+        reason = can_build()
+    if reason:
+        pytest.skip(reason)
+    from tests.topology import Topology
+
+    started = time.monotonic()
+    topo = Topology().build()
+    dockerd = Dockerd(topo.ns("x"), tmp_path_factory.mktemp("dockerd"))
+    try:
+        dockerd.start()
+        build_base_image(dockerd)
+        context = make_context(tmp_path_factory.mktemp("context"))
+        compose = Compose(dockerd, context, "cygnettier", {"CYGNET_GATEWAY": "x"})
+        build_started = time.monotonic()
+        compose("build")
+        FIGURES["image build (s)"] = round(time.monotonic() - build_started, 1)
+        FIGURES["image size (MB)"] = image_size_mb(dockerd, IMAGE)
+        FIGURES["cold chain to image (s)"] = round(time.monotonic() - started, 1)
+        yield Tier(topo, dockerd, compose)
+    finally:
+        dockerd.stop()
+        topo.destroy()
+        FIGURES["docker tier (s)"] = round(time.monotonic() - started, 1)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

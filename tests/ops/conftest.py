@@ -19,8 +19,13 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "var"
     monkeypatch.setenv("CYGNET_DATA_DIR", str(path))
     monkeypatch.setenv("CYGNET_SECRET_KEY_FILE", str(path / "secret.key"))
-    for name in ("CYGNET_DATABASE_URL", "CYGNET_GATEWAY", "CYGNET_LOG_FORMAT",
-                 "CYGNET_LOG_LEVEL", "CYGNET_BACKUP_PASSPHRASE"):
+    for name in (
+        "CYGNET_DATABASE_URL",
+        "CYGNET_GATEWAY",
+        "CYGNET_LOG_FORMAT",
+        "CYGNET_LOG_LEVEL",
+        "CYGNET_BACKUP_PASSPHRASE",
+    ):
         monkeypatch.delenv(name, raising=False)
     forget_keys()
     yield path

@@ -12,7 +12,7 @@ from app import migrate
 from app.commands import backup
 from app.db import make_engine, read_session
 from app.secrets import forget_keys
-from app.services.datapath import compile_current, prepare, _write_plan_file
+from app.services.datapath import _write_plan_file, compile_current, prepare
 from app.services.document import dump_document
 from app.services.snapshot import load_document
 from datapath.reconcile import diff_objects
@@ -150,8 +150,10 @@ def test_short_passphrase_is_refused(engine, tmp_path, monkeypatch, capsys):
 def test_a_sqlite_backup_restores_into_postgresql(appliance, tmp_path, monkeypatch):
     url = os.environ.get("CYGNET_TEST_POSTGRES_URL")
     if not url:
-        pytest.skip("CYGNET_TEST_POSTGRES_URL is not set; start a server with "
-                    '`eval "$(.ci/start-postgres)"`')
+        pytest.skip(
+            "CYGNET_TEST_POSTGRES_URL is not set; start a server with "
+            '`eval "$(.ci/start-postgres)"`'
+        )
     from sqlalchemy import text
 
     file = tmp_path / "b"

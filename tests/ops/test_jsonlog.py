@@ -12,8 +12,15 @@ from app import jsonlog
 
 def _format(record_args=(), exc_info=None, environ=None) -> str:
     handler = jsonlog.make_handler(environ)
-    record = logging.LogRecord("datapath.reconcile", logging.INFO, __file__, 1,
-                               "gateway %s: %d changes", record_args, exc_info)
+    record = logging.LogRecord(
+        "datapath.reconcile",
+        logging.INFO,
+        __file__,
+        1,
+        "gateway %s: %d changes",
+        record_args,
+        exc_info,
+    )
     return handler.format(record)
 
 
@@ -34,8 +41,9 @@ def test_json_format_keeps_the_traceback_inside_the_line():
     except KeyError:
         import sys
 
-        line = _format(("x", 0), exc_info=sys.exc_info(),
-                       environ={"CYGNET_LOG_FORMAT": "json"})
+        line = _format(
+            ("x", 0), exc_info=sys.exc_info(), environ={"CYGNET_LOG_FORMAT": "json"}
+        )
 
     assert len(line.splitlines()) == 1
     assert "KeyError: 'gone'" in json.loads(line)["exc"]

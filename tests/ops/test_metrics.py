@@ -38,8 +38,9 @@ def test_apply_duration_and_failures_are_counted():
     plan = Plan(gateway, 1, [], 0)
 
     metrics.observe_apply(gateway, ApplyResult(plan, seconds=0.2))
-    metrics.observe_apply(gateway, ApplyResult(plan, errors=[RuntimeError("no")],
-                                               seconds=0.05))
+    metrics.observe_apply(
+        gateway, ApplyResult(plan, errors=[RuntimeError("no")], seconds=0.05)
+    )
 
     got = samples(_scrape_process())
     assert got[("cygnet_apply_duration_seconds_count", ("gateway", gateway))] == 2
@@ -82,8 +83,9 @@ def topo():
 
 
 @pytest.mark.root
-def test_configured_tunnel_without_sas_is_reported_down(client, engine, monkeypatch,
-                                                        topo):
+def test_configured_tunnel_without_sas_is_reported_down(
+    client, engine, monkeypatch, topo
+):
     monkeypatch.setenv("CYGNET_GATEWAY", "x")
     load_example(engine, "freeswan")
     assert apply("x", netns=topo.ns("x")).ok
@@ -112,19 +114,23 @@ def test_spoofed_cleartext_and_no_state_drops_move_the_counters(
 
     # Clear S<-U frames on the wire from Y's side: X's policy demands ESP.
     x_mac = topo.ip("x", "-br", "link", "show", "out").split()[2]
-    topo.exec("y", sys.executable, str(INJECT), "out", x_mac, "10.3.0.2",
-              "10.1.0.2", "20")
+    topo.exec(
+        "y", sys.executable, str(INJECT), "out", x_mac, "10.3.0.2", "10.1.0.2", "20"
+    )
     # S->U from behind X: protected, and no SA to carry it.
     sent, received = topo.ping("s", "u", count=3, wait=0.2, interval=0.01)
     after = samples(client.get("/metrics").text)
 
-    spoofed = "cygnet_spoofed_cleartext_dropped_total",
+    spoofed = ("cygnet_spoofed_cleartext_dropped_total",)
     out_no_state = "cygnet_no_state_drops_total", ("direction", "out")
-    print(f"\nspoofed {before[spoofed]} -> {after[spoofed]}, out no-state "
-          f"{before[out_no_state]} -> {after[out_no_state]}; pings {received}/{sent}")
+    print(
+        f"\nspoofed {before[spoofed]} -> {after[spoofed]}, out no-state "
+        f"{before[out_no_state]} -> {after[out_no_state]}; pings {received}/{sent}"
+    )
     assert after[spoofed] - before[spoofed] >= 20
-    assert after[("cygnet_xfrm_errors_total", ("counter", "XfrmInTmplMismatch"))] == (
-        after[spoofed]
+    assert (
+        after[("cygnet_xfrm_errors_total", ("counter", "XfrmInTmplMismatch"))]
+        == (after[spoofed])
     )
     assert after[out_no_state] - before[out_no_state] >= 3
     assert received == 0

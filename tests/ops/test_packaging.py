@@ -38,20 +38,29 @@ def test_cygnet_starts_after_the_guard_and_holds_only_net_admin():
     assert "cygnet db upgrade" in service["Service"]["ExecStartPre"]
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
-                    reason="systemd-analyze is not installed (Debian package systemd)")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (Debian package systemd)",
+)
 def test_units_pass_systemd_analyze_verify(tmp_path):
     cygnet = Path(sys.prefix) / "bin" / "cygnet"
     if not cygnet.exists():
         pytest.skip(f"{cygnet} is missing: pip install -e . first")
     for name in UNITS:
-        text = (PACKAGING / name).read_text().replace("/opt/cygnet/bin/cygnet",
-                                                      str(cygnet))
+        text = (
+            (PACKAGING / name)
+            .read_text()
+            .replace("/opt/cygnet/bin/cygnet", str(cygnet))
+        )
         (tmp_path / name).write_text(text)
 
-    done = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n)
-                                                          for n in UNITS)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", *(str(tmp_path / n) for n in UNITS)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if "cygnet" in line] == []

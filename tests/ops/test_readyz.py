@@ -51,8 +51,9 @@ def test_not_ready_until_the_gateway_has_applied(client, engine, monkeypatch):
 def test_not_ready_after_a_failed_apply_and_says_why(client, engine, monkeypatch):
     monkeypatch.setenv("CYGNET_GATEWAY", "x")
     revision = load_example(engine, "freeswan")
-    failed = ApplyResult(Plan("x", revision, [], 0),
-                         errors=[KernelError(errno.EPERM, "add", None)])
+    failed = ApplyResult(
+        Plan("x", revision, [], 0), errors=[KernelError(errno.EPERM, "add", None)]
+    )
     record_status("x", revision, failed)
 
     _problem(client.get("/readyz"), "needs CAP_NET_ADMIN")
@@ -69,9 +70,11 @@ def test_not_ready_when_the_intent_moved_past_the_applied_revision(
     response = client.put("/api/v1/gateways/y", json={"address": "192.0.2.22"})
     assert response.status_code == 200, response.text
 
-    _problem(client.get("/readyz"),
-             f"the kernel holds revision {revision} and the intent is at "
-             f"{revision + 1}: an apply is due")
+    _problem(
+        client.get("/readyz"),
+        f"the kernel holds revision {revision} and the intent is at "
+        f"{revision + 1}: an apply is due",
+    )
 
 
 def test_not_ready_when_the_database_is_unreachable(tmp_path, monkeypatch):
