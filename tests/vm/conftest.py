@@ -28,6 +28,14 @@ def pytest_configure(config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items) -> None:
+    # "-k rekey" selects a scenario by its guest name, whatever its test is called.
+    for item in items:
+        marker = item.get_closest_marker("vm_scenario")
+        if marker is not None:
+            item.extra_keyword_matches.add(marker.args[0])
+
+
 def _selected_scenarios(session) -> list[str]:
     names = []
     for item in session.items:

@@ -54,11 +54,15 @@ class GuestRun:
         if guest.get("error"):
             return f"the guest suite refused to run: {guest['error']}"
         if self.timed_out:
-            return (f"the VM was stopped after {self.wall_s:.0f} s "
-                    f"(CYGNET_VM_TIMEOUT); see {self.console}")
+            return (
+                f"the VM was stopped after {self.wall_s:.0f} s "
+                f"(CYGNET_VM_TIMEOUT); see {self.console}"
+            )
         if not guest:
-            return (f"the VM never started the guest suite (exit {self.returncode}); "
-                    f"see {self.console}")
+            return (
+                f"the VM never started the guest suite (exit {self.returncode}); "
+                f"see {self.console}"
+            )
         return f"the guest suite did not run it (exit {self.returncode}); see {self.console}"
 
 
@@ -108,8 +112,10 @@ def unavailable_reason() -> str | None:
         return "qemu-system-x86_64 is not installed: run 'bash .ci/install-vm' as root"
     kernel = find_kernel()
     if kernel is None:
-        return ("no /boot/vmlinuz-* with esp4 and xfrm_interface modules: "
-                "run 'bash .ci/install-vm' as root (it installs linux-image-amd64)")
+        return (
+            "no /boot/vmlinuz-* with esp4 and xfrm_interface modules: "
+            "run 'bash .ci/install-vm' as root (it installs linux-image-amd64)"
+        )
     if not os.access(kernel, os.R_OK):
         return f"{kernel} is not readable: run 'chmod a+r {kernel}'"
     return None
@@ -129,28 +135,49 @@ def guest_command(out: Path, scenarios: list[str]) -> str:
         "PYTHONPATH": str(REPO),
     }
     pytest_args = [
-        str(python), "-m", "pytest", str(GUEST_SUITE.relative_to(REPO)),
-        "-p", "no:cacheprovider", f"--confcutdir={GUEST_SUITE}", "-o", "addopts=",
-        "-v", "-rA", "--tb=short", f"--junitxml={out / 'guest-junit.xml'}",
+        str(python),
+        "-m",
+        "pytest",
+        str(GUEST_SUITE.relative_to(REPO)),
+        "-p",
+        "no:cacheprovider",
+        f"--confcutdir={GUEST_SUITE}",
+        "-o",
+        "addopts=",
+        "-v",
+        "-rA",
+        "--tb=short",
+        f"--junitxml={out / 'guest-junit.xml'}",
     ]
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    return (f"cd {shlex.quote(str(REPO))} && export {exports} && "
-            + " ".join(shlex.quote(a) for a in pytest_args))
+    return f"cd {shlex.quote(str(REPO))} && export {exports} && " + " ".join(
+        shlex.quote(a) for a in pytest_args
+    )
 
 
 def boot_command(kernel: Path, out: Path, scenarios: list[str]) -> list[str]:
     return [
-        find_vng(), "--disable-kvm", "--run", str(kernel),
-        "--memory", os.environ.get("CYGNET_VM_MEMORY", "2G"),
-        "--cpus", os.environ.get("CYGNET_VM_CPUS", str(min(2, os.cpu_count() or 1))),
-        "--rwdir", str(out),
+        find_vng(),
+        "--disable-kvm",
+        "--run",
+        str(kernel),
+        "--memory",
+        os.environ.get("CYGNET_VM_MEMORY", "2G"),
+        "--cpus",
+        os.environ.get("CYGNET_VM_CPUS", str(min(2, os.cpu_count() or 1))),
+        "--rwdir",
+        str(out),
         # Separate slab caches, so /proc/slabinfo shows xfrm_state by name.
-        "--append", "slab_nomerge",
-        "--", guest_command(out, scenarios),
+        "--append",
+        "slab_nomerge",
+        "--",
+        guest_command(out, scenarios),
     ]
 
 
-def run_guest(scenarios: list[str], echo=None, timeout: float | None = None) -> GuestRun:
+def run_guest(
+    scenarios: list[str], echo=None, timeout: float | None = None
+) -> GuestRun:
     """Boot the VM, run the guest suite for ``scenarios``, return its report.
 
     ``echo`` receives each console line as it arrives (for ``pytest -s``).
@@ -163,16 +190,24 @@ def run_guest(scenarios: list[str], echo=None, timeout: float | None = None) -> 
         (OUT / stale).unlink(missing_ok=True)
     command = boot_command(kernel, OUT, scenarios)
     console = OUT / "console.log"
-    env = dict(os.environ, PATH=f"{venv_bin()}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    env = dict(
+        os.environ, PATH=f"{venv_bin()}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    )
 
     started = time.monotonic()
     boot_s = None
     timed_out = False
     with open(console, "w") as log:
         log.write("$ " + shlex.join(command) + "\n")
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, env=env, cwd=REPO,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
+            start_new_session=True,
+        )
         deadline = started + timeout
         for raw in _lines(proc, deadline):
             line = raw.decode(errors="replace").rstrip("\r\n")
@@ -192,7 +227,9 @@ def run_guest(scenarios: list[str], echo=None, timeout: float | None = None) -> 
         report = json.loads((OUT / "report.json").read_text())
     except (OSError, ValueError):
         report = {}
-    return GuestRun(report, proc.returncode, timed_out, wall_s, boot_s, console, command)
+    return GuestRun(
+        report, proc.returncode, timed_out, wall_s, boot_s, console, command
+    )
 
 
 def _lines(proc: subprocess.Popen, deadline: float):
@@ -241,12 +278,14 @@ def write_summary(run: GuestRun, scenarios: list[str]) -> dict:
     }
     for name in scenarios:
         tests = run.tests_of(name)
-        summary["scenarios"].append({
-            "scenario": name,
-            "verdict": verdict(tests),
-            "figures": {t["name"]: t.get("figures", {}) for t in tests},
-            "seconds": round(sum(t.get("duration_s", 0) for t in tests), 1),
-        })
+        summary["scenarios"].append(
+            {
+                "scenario": name,
+                "verdict": verdict(tests),
+                "figures": {t["name"]: t.get("figures", {}) for t in tests},
+                "seconds": round(sum(t.get("duration_s", 0) for t in tests), 1),
+            }
+        )
     ARTIFACTS.mkdir(exist_ok=True)
     SUMMARY.write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return summary

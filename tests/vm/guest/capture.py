@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Self
 
 from .topology import Topology
 
@@ -53,6 +54,22 @@ class Packet:
             return struct.unpack("!H", self.payload[2:4])[0]
         return None
 
+    @property
+    def option_types(self) -> list[int]:
+        """The IP options' types in order, padding (NOP, end of list) left out."""
+        types, i = [], 0
+        while i < len(self.options):
+            kind = self.options[i]
+            if kind == 0:
+                break
+            if kind == 1:
+                i += 1
+                continue
+            types.append(kind)
+            length = self.options[i + 1] if i + 1 < len(self.options) else 0
+            i += max(length, 2)
+        return types
+
     def between(self, a, b) -> bool:
         """True when the packet goes from network ``a`` to ``b`` or back."""
         return (self.src in a and self.dst in b) or (self.src in b and self.dst in a)
@@ -82,24 +99,26 @@ def read_pcap(path: str) -> list[Packet]:
     record = struct.Struct(endian + "IIII")
     while offset + 16 <= len(data):
         sec, frac, caplen, _ = record.unpack_from(data, offset)
-        frame = data[offset + 16:offset + 16 + caplen]
+        frame = data[offset + 16 : offset + 16 + caplen]
         offset += 16 + caplen
         if len(frame) < 34 or struct.unpack("!H", frame[12:14])[0] != ETH_P_IP:
             continue
         ip = frame[14:]
         ihl = (ip[0] & 0x0F) * 4
         total, frag = struct.unpack("!H2xH", ip[2:8])
-        packets.append(Packet(
-            time=sec + frac * tick,
-            src=ipaddress.IPv4Address(ip[12:16]),
-            dst=ipaddress.IPv4Address(ip[16:20]),
-            proto=ip[9],
-            length=total,
-            options=bytes(ip[20:ihl]),
-            more_fragments=bool(frag & 0x2000),
-            fragment_offset=(frag & 0x1FFF) * 8,
-            payload=bytes(ip[ihl:]),
-        ))
+        packets.append(
+            Packet(
+                time=sec + frac * tick,
+                src=ipaddress.IPv4Address(ip[12:16]),
+                dst=ipaddress.IPv4Address(ip[16:20]),
+                proto=ip[9],
+                length=total,
+                options=bytes(ip[20:ihl]),
+                more_fragments=bool(frag & 0x2000),
+                fragment_offset=(frag & 0x1FFF) * 8,
+                payload=bytes(ip[ihl:]),
+            )
+        )
     return packets
 
 
@@ -110,8 +129,16 @@ class Capture:
     of ESP need counting, not parsing.
     """
 
-    def __init__(self, topo: Topology, host: str = "w", dev: str = "br0",
-                 bpf: str = "ip", *, write: bool = True, snaplen: int = 256):
+    def __init__(
+        self,
+        topo: Topology,
+        host: str = "w",
+        dev: str = "br0",
+        bpf: str = "ip",
+        *,
+        write: bool = True,
+        snaplen: int = 256,
+    ):
         self.topo = topo
         self.host = host
         self.dev = dev
@@ -124,15 +151,30 @@ class Capture:
         self._proc: subprocess.Popen | None = None
         self._packets: list[Packet] | None = None
 
-    def start(self) -> "Capture":
+    def start(self) -> Capture:
         if self.write:
             fd, self.path = tempfile.mkstemp(prefix="wire-", suffix=".pcap", dir="/run")
             os.close(fd)
         target = self.path if self.write else "/dev/null"
         self._proc = self.topo.popen(
-            self.host, "tcpdump", "-i", self.dev, "-n", "-U", "-s", str(self.snaplen),
-            "-B", "8192", "-Z", "root", "--immediate-mode", "-w", target, self.bpf,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            self.host,
+            "tcpdump",
+            "-i",
+            self.dev,
+            "-n",
+            "-U",
+            "-s",
+            str(self.snaplen),
+            "-B",
+            "8192",
+            "-Z",
+            "root",
+            "--immediate-mode",
+            "-w",
+            target,
+            self.bpf,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         # tcpdump says "listening on" once its socket is bound and filtering.
         deadline = time.monotonic() + 60
@@ -141,14 +183,16 @@ class Capture:
             left = deadline - time.monotonic()
             if left <= 0 or self._proc.poll() is not None:
                 self._proc.kill()
-                raise RuntimeError(f"tcpdump on {self.host}/{self.dev} did not start: "
-                                   f"{seen.decode(errors='replace')}")
+                raise RuntimeError(
+                    f"tcpdump on {self.host}/{self.dev} did not start: "
+                    f"{seen.decode(errors='replace')}"
+                )
             ready, _, _ = select.select([self._proc.stderr], [], [], left)
             if ready:
                 seen += os.read(self._proc.stderr.fileno(), 4096)
         return self
 
-    def stop(self) -> "Capture":
+    def stop(self) -> Capture:
         proc = self._proc
         if proc is None:
             return self
@@ -178,7 +222,7 @@ class Capture:
             os.unlink(self.path)
         return self._packets
 
-    def __enter__(self) -> "Capture":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -197,7 +241,7 @@ class Wire:
         self.clear_capture = Capture(topo, bpf="ip and not ip proto 50")
         self.esp_capture = Capture(topo, bpf="ip proto 50", write=False)
 
-    def __enter__(self) -> "Wire":
+    def __enter__(self) -> Self:
         self.esp_capture.start()
         try:
             self.clear_capture.start()

@@ -25,7 +25,7 @@ import pytest
 
 from .topology import Topology
 
-MODULES = ("esp4", "xfrm_interface", "xfrm_user", "veth", "bridge")
+MODULES = ("esp4", "xfrm_interface", "xfrm_user", "veth", "bridge", "dummy")
 
 _report: dict = {"tests": [], "guest": {}}
 _figures: dict[str, dict] = {}
@@ -51,7 +51,9 @@ def _uptime() -> float:
 
 
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "scenario(name): the VM scenario a test belongs to")
+    config.addinivalue_line(
+        "markers", "scenario(name): the VM scenario a test belongs to"
+    )
     _report["guest"] = {
         "kernel": platform.release(),
         "python": platform.python_version(),
@@ -65,7 +67,9 @@ def pytest_configure(config) -> None:
 def pytest_sessionstart(session) -> None:
     if os.geteuid() != 0:
         _refuse("the VM suite needs root (it builds namespaces and SAs)")
-    failed = subprocess.run(["modprobe", "-a", *MODULES], capture_output=True, text=True)
+    failed = subprocess.run(
+        ["modprobe", "-a", *MODULES], capture_output=True, text=True, check=False
+    )
     if failed.returncode != 0:
         _refuse(f"this kernel lacks IPsec modules: {failed.stderr.strip()}")
     _report["guest"]["modules"] = list(MODULES)
@@ -127,7 +131,9 @@ def pytest_runtest_makereport(item, call):
         entry = _entry(item)
         entry["duration_s"] = round(entry.get("duration_s", 0) + report.duration, 2)
         entry["figures"] = _figures.get(item.nodeid, {})
-        _report["guest"]["elapsed_s"] = round(time.time() - _report["guest"]["started"], 1)
+        _report["guest"]["elapsed_s"] = round(
+            time.time() - _report["guest"]["started"], 1
+        )
         _write_report()
 
 

@@ -23,8 +23,10 @@ def _hand_made_tunnel(topo) -> None:
     key_xy = "0x" + os.urandom(36).hex()
     key_yx = "0x" + os.urandom(36).hex()
     x, y = ADDRESS["x"], ADDRESS["y"]
-    for host, me, peer, local, remote in (("x", x, y, S_NET, T_NET),
-                                          ("y", y, x, T_NET, S_NET)):
+    for host, me, peer, local, remote in (
+        ("x", x, y, S_NET, T_NET),
+        ("y", y, x, T_NET, S_NET),
+    ):
         out_tmpl = f"tmpl src {me} dst {peer} proto esp reqid 1 mode tunnel"
         in_tmpl = f"tmpl src {peer} dst {me} proto esp reqid 1 mode tunnel"
         topo.ip(

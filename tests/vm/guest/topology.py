@@ -19,7 +19,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,17 @@ class CommandFailed(RuntimeError):
     pass
 
 
-def run(args: list[str], *, check: bool = True, timeout: float = 120,
-        input: str | None = None) -> subprocess.CompletedProcess:
+def run(
+    args: list[str],
+    *,
+    check: bool = True,
+    timeout: float = 120,
+    input: str | None = None,
+) -> subprocess.CompletedProcess:
     """Run a command, returning its output; a failure names the command."""
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                          input=input)
+    proc = subprocess.run(
+        args, capture_output=True, text=True, timeout=timeout, input=input, check=False
+    )
     if check and proc.returncode != 0:
         raise CommandFailed(
             f"{' '.join(args)} exited {proc.returncode}: "
@@ -62,7 +69,9 @@ def run(args: list[str], *, check: bool = True, timeout: float = 120,
     return proc
 
 
-def ip_batch(lines: list[str], netns: str | None = None, *, force: bool = False) -> None:
+def ip_batch(
+    lines: list[str], netns: str | None = None, *, force: bool = False
+) -> None:
     """Run many ``ip`` commands in one process (process starts are slow under TCG)."""
     if not lines:
         return
@@ -79,6 +88,8 @@ class Topology:
     """Handles on the namespaces; ``ns("x")`` is x's namespace name."""
 
     prefix: str = PREFIX
+    # Hosts a test adds beyond HOSTS (peer gateways); destroyed with the rest.
+    extra_hosts: list[str] = field(default_factory=list)
 
     def ns(self, host: str) -> str:
         return self.prefix + host
@@ -86,8 +97,9 @@ class Topology:
     def exec_args(self, host: str, *args: str) -> list[str]:
         return ["ip", "netns", "exec", self.ns(host), *args]
 
-    def run(self, host: str, *args: str, check: bool = True,
-            timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(
+        self, host: str, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
         return run(self.exec_args(host, *args), check=check, timeout=timeout)
 
     def popen(self, host: str, *args: str, **kwargs) -> subprocess.Popen:
@@ -102,49 +114,83 @@ class Topology:
 
     # Building and tearing down.
 
-    def build(self) -> "Topology":
+    def build(self) -> Topology:
         self.destroy()
         n = self.ns
         ip_batch([f"netns add {n(h)}" for h in HOSTS])
-        ip_batch([
-            # inside links
-            f"link add eth0 netns {n('s')} type veth peer name lan0 netns {n('x')}",
-            f"link add eth0 netns {n('t')} type veth peer name t0 netns {n('y')}",
-            f"link add eth0 netns {n('u')} type veth peer name u0 netns {n('y')}",
-            # the outside link: one bridge port each for x, y and the intruder m
-            f"link add out0 netns {n('x')} type veth peer name px netns {n('w')}",
-            f"link add out0 netns {n('y')} type veth peer name py netns {n('w')}",
-            f"link add out0 netns {n('m')} type veth peer name pm netns {n('w')}",
-        ])
+        ip_batch(
+            [
+                # inside links
+                f"link add eth0 netns {n('s')} type veth peer name lan0 netns {n('x')}",
+                f"link add eth0 netns {n('t')} type veth peer name t0 netns {n('y')}",
+                f"link add eth0 netns {n('u')} type veth peer name u0 netns {n('y')}",
+                # the outside link: one bridge port each for x, y and the intruder m
+                f"link add out0 netns {n('x')} type veth peer name px netns {n('w')}",
+                f"link add out0 netns {n('y')} type veth peer name py netns {n('w')}",
+                f"link add out0 netns {n('m')} type veth peer name pm netns {n('w')}",
+            ]
+        )
         for host in HOSTS:
-            self.sysctl(host, net__ipv6__conf__all__disable_ipv6=1,
-                        net__ipv6__conf__default__disable_ipv6=1)
-        self.ip("w",
-                "link add br0 type bridge forward_delay 0 stp_state 0",
-                "link set br0 up", "link set lo up",
-                *[f"link set {p} master br0 up" for p in ("px", "py", "pm")])
-        self.ip("s", "link set lo up", "link set eth0 up",
-                f"addr add {ADDRESS['s']}/24 dev eth0",
-                f"route add default via {X_LAN}")
-        self.ip("t", "link set lo up", "link set eth0 up",
-                f"addr add {ADDRESS['t']}/24 dev eth0",
-                f"route add default via {Y_T_LAN}")
-        self.ip("u", "link set lo up", "link set eth0 up",
-                f"addr add {ADDRESS['u']}/24 dev eth0",
-                f"route add default via {Y_U_LAN}")
-        self.ip("x", "link set lo up", "link set lan0 up", "link set out0 up",
-                f"addr add {X_LAN}/24 dev lan0",
-                f"addr add {ADDRESS['x']}/24 dev out0",
-                f"route add {T_NET} via {ADDRESS['y']}",
-                f"route add {U_NET} via {ADDRESS['y']}")
-        self.ip("y", "link set lo up", "link set t0 up", "link set u0 up",
-                "link set out0 up",
-                f"addr add {Y_T_LAN}/24 dev t0",
-                f"addr add {Y_U_LAN}/24 dev u0",
-                f"addr add {ADDRESS['y']}/24 dev out0",
-                f"route add {S_NET} via {ADDRESS['x']}")
-        self.ip("m", "link set lo up", "link set out0 up",
-                f"addr add {ADDRESS['m']}/24 dev out0")
+            self.sysctl(
+                host,
+                net__ipv6__conf__all__disable_ipv6=1,
+                net__ipv6__conf__default__disable_ipv6=1,
+            )
+        self.ip(
+            "w",
+            "link add br0 type bridge forward_delay 0 stp_state 0",
+            "link set br0 up",
+            "link set lo up",
+            *[f"link set {p} master br0 up" for p in ("px", "py", "pm")],
+        )
+        self.ip(
+            "s",
+            "link set lo up",
+            "link set eth0 up",
+            f"addr add {ADDRESS['s']}/24 dev eth0",
+            f"route add default via {X_LAN}",
+        )
+        self.ip(
+            "t",
+            "link set lo up",
+            "link set eth0 up",
+            f"addr add {ADDRESS['t']}/24 dev eth0",
+            f"route add default via {Y_T_LAN}",
+        )
+        self.ip(
+            "u",
+            "link set lo up",
+            "link set eth0 up",
+            f"addr add {ADDRESS['u']}/24 dev eth0",
+            f"route add default via {Y_U_LAN}",
+        )
+        self.ip(
+            "x",
+            "link set lo up",
+            "link set lan0 up",
+            "link set out0 up",
+            f"addr add {X_LAN}/24 dev lan0",
+            f"addr add {ADDRESS['x']}/24 dev out0",
+            f"route add {T_NET} via {ADDRESS['y']}",
+            f"route add {U_NET} via {ADDRESS['y']}",
+        )
+        self.ip(
+            "y",
+            "link set lo up",
+            "link set t0 up",
+            "link set u0 up",
+            "link set out0 up",
+            f"addr add {Y_T_LAN}/24 dev t0",
+            f"addr add {Y_U_LAN}/24 dev u0",
+            f"addr add {ADDRESS['y']}/24 dev out0",
+            f"route add {S_NET} via {ADDRESS['x']}",
+        )
+        self.ip(
+            "m",
+            "link set lo up",
+            "link set out0 up",
+            f"addr add {ADDRESS['m']}/24 dev out0",
+        )
         for gateway in ("x", "y"):
             self.sysctl(gateway, net__ipv4__ip_forward=1)
         log.info("topology built in namespaces %s*", self.prefix)
@@ -152,7 +198,9 @@ class Topology:
 
     def destroy(self) -> None:
         existing = set(run(["ip", "netns", "list"]).stdout.split())
-        doomed = [self.ns(h) for h in HOSTS if self.ns(h) in existing]
+        doomed = [
+            self.ns(h) for h in (*HOSTS, *self.extra_hosts) if self.ns(h) in existing
+        ]
         # Processes left in a namespace would keep it alive: end them first.
         for name in doomed:
             pids = run(["ip", "netns", "pids", name], check=False).stdout.split()
@@ -160,7 +208,31 @@ class Topology:
                 run(["kill", "-9", *pids], check=False)
         ip_batch([f"netns del {name}" for name in doomed], force=True)
 
-    def __enter__(self) -> "Topology":
+    def add_outside_host(self, host: str, address, *lines: str) -> None:
+        """A further namespace with one port on the outside link at ``address``
+        (a /24 in OUTSIDE), then ``lines`` of ``ip`` commands run in it."""
+        port = f"p{host}"[:15]
+        self.extra_hosts.append(host)
+        veth = (
+            f"link add out0 netns {self.ns(host)} type veth peer name {port} "
+            f"netns {self.ns('w')}"
+        )
+        ip_batch([f"netns add {self.ns(host)}", veth])
+        self.ip("w", f"link set {port} master br0 up")
+        self.sysctl(
+            host,
+            net__ipv6__conf__all__disable_ipv6=1,
+            net__ipv6__conf__default__disable_ipv6=1,
+        )
+        self.ip(
+            host,
+            "link set lo up",
+            "link set out0 up",
+            f"addr add {address}/24 dev out0",
+            *lines,
+        )
+
+    def __enter__(self) -> Self:
         return self.build()
 
     def __exit__(self, *exc) -> None:

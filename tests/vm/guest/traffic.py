@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Self
 
 from .topology import Topology
 
@@ -40,7 +41,7 @@ def in_netns(ns: str, fn, *args):
             finally:
                 os.close(fd)
             box["result"] = fn(*args)
-        except BaseException as exc:  # handed to the caller below
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 
     thread = threading.Thread(target=enter)
@@ -51,8 +52,13 @@ def in_netns(ns: str, fn, *args):
     return box["result"]
 
 
-def netns_socket(topo: Topology, host: str, family=socket.AF_INET,
-                 type=socket.SOCK_DGRAM, proto: int = 0) -> socket.socket:
+def netns_socket(
+    topo: Topology,
+    host: str,
+    family=socket.AF_INET,
+    type=socket.SOCK_DGRAM,
+    proto: int = 0,
+) -> socket.socket:
     return in_netns(topo.ns(host), socket.socket, family, type, proto)
 
 
@@ -85,7 +91,7 @@ def parse_ping(text: str) -> PingResult:
             match = _REPLY.search(line)
             if match:
                 replied.add(int(match.group(1)))
-        elif line.startswith("From ") or "sendmsg" in line or "Frag needed" in line:
+        elif line.startswith("From ") or "local error" in line or "sendmsg" in line:
             errors.append(line.strip())
     summary = _SUMMARY.search(text)
     if summary is None:
@@ -103,9 +109,17 @@ def parse_ping(text: str) -> PingResult:
     )
 
 
-def ping(topo: Topology, host: str, dst, count: int = 5, interval: float = 0.2,
-         size: int | None = None, *extra: str, wait: float = 3,
-         timeout: float = 300) -> PingResult:
+def ping(
+    topo: Topology,
+    host: str,
+    dst,
+    count: int = 5,
+    interval: float = 0.2,
+    size: int | None = None,
+    *extra: str,
+    wait: float = 3,
+    timeout: float = 300,
+) -> PingResult:
     """``ping -c COUNT`` from ``host``; replies wait at most ``wait`` s each."""
     args = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(wait)]
     if size is not None:
@@ -122,8 +136,9 @@ class Flow:
     is stopped are not mistaken for losses.
     """
 
-    def __init__(self, topo: Topology, host: str, dst, interval: float = 0.01,
-                 tail: float = 1.0):
+    def __init__(
+        self, topo: Topology, host: str, dst, interval: float = 0.01, tail: float = 1.0
+    ):
         self.topo = topo
         self.host = host
         self.dst = dst
@@ -136,11 +151,21 @@ class Flow:
         self.started = 0.0
         self.duration = 0.0
 
-    def start(self) -> "Flow":
-        self._log = open(f"/run/flow-{self.host}-{os.getpid()}-{id(self)}.log", "w+")
+    def start(self) -> Flow:
+        # Open for the flow's whole life; stop() closes and removes it.
+        path = f"/run/flow-{self.host}-{os.getpid()}-{id(self)}.log"
+        self._log = open(path, "w+")  # noqa: SIM115
         self._proc = self.topo.popen(
-            self.host, "ping", "-n", "-i", str(self.interval), "-W", "2", str(self.dst),
-            stdout=self._log, stderr=subprocess.STDOUT,
+            self.host,
+            "ping",
+            "-n",
+            "-i",
+            str(self.interval),
+            "-W",
+            "2",
+            str(self.dst),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         self.started = time.monotonic()
         return self
@@ -156,8 +181,10 @@ class Flow:
                 break
             time.sleep(0.2)
         self._log.seek(0)
-        raise RuntimeError(f"flow {self.host}->{self.dst} never got a reply:\n"
-                           f"{self._log.read()[-2000:]}")
+        raise RuntimeError(
+            f"flow {self.host}->{self.dst} never got a reply:\n"
+            f"{self._log.read()[-2000:]}"
+        )
 
     def stop(self) -> PingResult:
         # Run past the tail so that every counted request had time to be answered.
@@ -175,7 +202,7 @@ class Flow:
         self.result = result
         return result
 
-    def __enter__(self) -> "Flow":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -184,8 +211,15 @@ class Flow:
             self._proc.wait()
 
 
-def tcp_transfer(topo: Topology, src: str, dst: str, dst_addr, size: int,
-                 port: int = 5001, timeout: float = 600) -> dict:
+def tcp_transfer(
+    topo: Topology,
+    src: str,
+    dst: str,
+    dst_addr,
+    size: int,
+    port: int = 5001,
+    timeout: float = 600,
+) -> dict:
     """Send ``size`` random bytes over TCP from ``src`` to ``dst``; compare SHA-256."""
     data = os.urandom(size)
     sent_digest = hashlib.sha256(data).hexdigest()
@@ -227,3 +261,98 @@ def tcp_transfer(topo: Topology, src: str, dst: str, dst_addr, size: int,
         "seconds": round(seconds, 2),
         "mbit_per_s": round(size * 8 / seconds / 1e6, 2),
     }
+
+
+class UdpFlow:
+    """One-way UDP datagrams with sequence numbers from ``src`` to ``dst_addr``.
+
+    For paths whose replies could not come back the same way (a failover moves
+    only one direction).  A sender thread paces datagrams every ``interval``
+    seconds; a receiver thread in ``dst`` records each sequence number and keeps
+    listening ``tail`` seconds after the sender stops, so every datagram sent is
+    either received or lost.
+    """
+
+    def __init__(
+        self,
+        topo: Topology,
+        src: str,
+        dst: str,
+        dst_addr,
+        port: int = 6000,
+        interval: float = 0.005,
+        tail: float = 1.0,
+    ):
+        self.interval = interval
+        self.tail = tail
+        self.addr = (str(dst_addr), port)
+        self.rx = netns_socket(topo, dst)
+        self.rx.bind(("0.0.0.0", port))
+        self.rx.settimeout(0.2)
+        self.tx = netns_socket(topo, src)
+        self.sent = 0
+        self.send_errors = 0
+        self.received: set[int] = set()
+        self.duplicates = 0
+        self.lost: list[int] = []
+        self._sending = threading.Event()
+        self._receiving = threading.Event()
+        self._sender = threading.Thread(target=self._send)
+        self._receiver = threading.Thread(target=self._receive)
+
+    def _send(self) -> None:
+        next_at = time.monotonic()
+        while self._sending.is_set():
+            try:
+                self.tx.sendto(self.sent.to_bytes(4, "big") + b"cygnet-flow", self.addr)
+            except OSError:
+                self.send_errors += 1
+            self.sent += 1
+            next_at += self.interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:  # fell behind (TCG hiccup): keep the rate, do not burst
+                next_at = time.monotonic()
+
+    def _receive(self) -> None:
+        while self._receiving.is_set():
+            try:
+                data = self.rx.recv(64)
+            except TimeoutError:
+                continue
+            seq = int.from_bytes(data[:4], "big")
+            if seq in self.received:
+                self.duplicates += 1
+            self.received.add(seq)
+
+    def start(self) -> UdpFlow:
+        self._sending.set()
+        self._receiving.set()
+        self._receiver.start()
+        self._sender.start()
+        return self
+
+    def wait_until_flowing(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.received:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"UDP flow to {self.addr} never arrived")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._sending.clear()
+        self._sender.join()
+        time.sleep(self.tail)
+        self._receiving.clear()
+        self._receiver.join()
+        self.tx.close()
+        self.rx.close()
+        self.lost = [seq for seq in range(self.sent) if seq not in self.received]
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        if self._sending.is_set() or self._receiving.is_set():
+            self.stop()
