@@ -107,12 +107,17 @@ class Appliance:
         """``ip xfrm policy`` in X: indexes change if a policy is ever re-added."""
         return self.topo.ip("x", "xfrm", "policy")
 
-    def metric(self, name: str) -> float:
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample of a /metrics scrape."""
+        from prometheus_client.parser import text_string_to_metric_families
+
         code, text = self.http("GET", "/metrics")
         assert code == 200, text
-        match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-        assert match, f"{name} not in /metrics"
-        return float(match.group(1))
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        raise AssertionError(f"{name} {labels} not in /metrics:\n{text}")
 
     def wait_ready(self, says: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
@@ -160,6 +165,15 @@ def test_intent_put_through_the_api_reaches_the_kernel(appliance):
     policies = appliance.policies()
 
     assert "gateway x" in ready
+    logged = [
+        json.loads(line.partition("| ")[2])
+        for line in appliance.compose("logs", "--no-color").stdout.splitlines()
+        if line.partition("| ")[2].startswith("{")
+    ]
+    assert any(
+        entry["logger"] == "datapath.reconcile" and "policy" in entry["message"]
+        for entry in logged
+    ), "each kernel change is logged as a JSON line"
     assert "src 10.1.0.0/24 dst 10.3.0.0/24" in policies
     assert "src 10.3.0.0/24 dst 10.1.0.0/24" in policies
     assert "proto esp" in policies
@@ -249,4 +263,4 @@ def test_metrics_count_spoofed_cleartext_dropped_by_the_kernel(appliance):
 
     print(f"\n{spoofed}: {before} -> {after} after 25 spoofed U->S frames")
     assert after - before >= 25
-    assert appliance.metric('cygnet_tunnel_up{tunnel="x/y",peer="y"}') == 0
+    assert appliance.metric("cygnet_tunnel_up", tunnel="x/y", peer="y") == 0
