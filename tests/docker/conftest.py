@@ -79,11 +79,15 @@ def _missing_tools() -> list[str]:
     return missing
 
 
-def why_no_docker() -> str | None:
-    """Why this tier cannot run here, or None; tries .ci/install-docker once."""
+def why_no_docker(install: bool = False) -> str | None:
+    """Why this tier cannot run here, or None.
+
+    With ``install`` (only once the tier is really about to run, never while
+    tests are being collected) a missing tool is installed by .ci/install-docker.
+    """
     if os.geteuid() != 0:
         return "needs root: network namespaces, mounts and a dockerd of its own"
-    if _missing_tools():
+    if _missing_tools() and install:
         proc = _run(str(ROOT / ".ci/install-docker"), check=False, timeout=600)
         if _missing_tools():
             return (
@@ -252,7 +256,7 @@ class Tier:
 @pytest.fixture(scope="session")
 def tier(tmp_path_factory):
     """Built once for the whole tier: a second build would only cost time."""
-    reason = why_no_docker()
+    reason = why_no_docker(install=True)
     if reason is None:
         from tests.topology import can_build
 

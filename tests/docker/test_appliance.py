@@ -24,7 +24,15 @@ import tomllib
 
 import pytest
 
-from tests.docker.conftest import FIGURES, ROOT, Compose, Dockerd, why_no_docker
+from tests.docker.conftest import (
+    DOCKER,
+    FIGURES,
+    IMAGE,
+    ROOT,
+    Compose,
+    Dockerd,
+    why_no_docker,
+)
 from tests.topology import Capture, Topology, can_build
 
 INJECT = ROOT / "tests" / "inject.py"
@@ -248,6 +256,61 @@ def test_down_leaves_the_datapath_and_up_takes_it_over_unchanged(appliance):
     assert after_down == before
     assert appliance.policies() == before
     assert "no change" in plan.stdout.lower(), plan.stdout
+
+
+def test_backup_from_the_running_container_restores_the_same_intent(appliance):
+    compose = appliance.compose
+    base = ["docker-compose", "-f", str(compose.context / "docker-compose.yml")]
+    secret = "CYGNET_BACKUP_PASSPHRASE=tier passphrase"
+
+    backup = subprocess.run(
+        [*base, "exec", "-T", "-e", secret, "cygnet", "cygnet", "backup", "-"],
+        env=compose.env(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert backup.returncode == 0, backup.stderr.decode()
+    # A fresh appliance of the same image, with no network and an empty data
+    # directory.  (docker-compose 1.29 cannot "run" a host-network service
+    # while it is up, so this goes to docker directly.)
+    restored = subprocess.run(
+        [
+            DOCKER,
+            "-H",
+            appliance.dockerd.host,
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--cap-drop",
+            "ALL",
+            "-e",
+            secret,
+            "-e",
+            "CYGNET_DATA_DIR=/tmp/restored",
+            "--entrypoint",
+            "sh",
+            IMAGE,
+            "-c",
+            "cygnet restore - >&2 && cygnet export",
+        ],
+        input=backup.stdout,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    live = compose("exec", "-T", "cygnet", "cygnet", "export").stdout
+
+    print(f"\nbackup of the running appliance: {len(backup.stdout)} bytes")
+    assert restored.returncode == 0, restored.stderr.decode()
+    assert b"restored (" in restored.stderr
+    assert restored.stdout.decode() == live
+    assert "192.0.2.1" in live and b"192.0.2.1" not in backup.stdout
 
 
 def test_metrics_count_spoofed_cleartext_dropped_by_the_kernel(appliance):
