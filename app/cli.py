@@ -1,9 +1,7 @@
 """The ``cygnet`` command line.
 
 Each verb lives in its own module under :mod:`app.commands`, which registers it
-on the subparsers.  To add verbs, add the module to ``COMMAND_MODULES``.
-``app.commands.datapath`` is written separately and is skipped while it does
-not exist.  Modules are imported for every run, so they import heavy things
+on the subparsers.  To add verbs, add the module to ``COMMAND_MODULES``.  Modules are imported for every run, so they import heavy things
 (FastAPI, uvicorn) inside the verb that needs them, not at the top.
 
 Errors in what the user gave go to stderr, naming the field and the fix, and
@@ -25,8 +23,10 @@ COMMAND_MODULES = [
     "app.commands.db",
     "app.commands.intent",
     "app.commands.datapath",
+    "app.commands.backup",
 ]
 
+EXIT_KERNEL = 1
 EXIT_USAGE = 2
 
 
@@ -68,13 +68,24 @@ def report(error: Exception) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from app import jsonlog
+
+    try:
+        jsonlog.configure(level)
+    except ValueError as error:
+        report(error)
+        return EXIT_USAGE
     from app.migrate import SchemaError
     from app.secrets import SecretError
+    from app.services.datapath import UsageError
+    from datapath.errors import KernelError, NamespaceError
 
     try:
         return args.func(args) or 0
-    except (CygnetError, SchemaError, SecretError) as error:
+    except KernelError as error:
+        report(error)
+        return EXIT_KERNEL
+    except (CygnetError, NamespaceError, SchemaError, SecretError, UsageError) as error:
         report(error)
         return EXIT_USAGE
     except OSError as error:

@@ -1,8 +1,7 @@
 """The FastAPI application: ``create_app()`` builds it.
 
 To add a router, add its module to ``ROUTER_MODULES``; the module must define
-``router``.  ``app.api.datapath`` is written separately and is skipped while it
-does not exist.
+``router``.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ ROUTER_MODULES = [
     "app.api.audit",
     "app.api.docs",
     "app.api.datapath",
+    "app.ops",
 ]
 
 DESCRIPTION = """\

@@ -36,6 +36,7 @@ TYPES = {
     415: "unsupported-media-type",
     422: "invalid",
     500: "internal",
+    502: "kernel-refused",
     503: "unavailable",
 }
 TITLES = {
@@ -48,6 +49,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Invalid input",
     500: "Internal error",
+    502: "The kernel refused the change",
     503: "Service unavailable",
 }
 
@@ -62,6 +64,7 @@ def problem_response(
     errors: list[dict] | None = None,
     title: str | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict | None = None,
 ) -> JSONResponse:
     body = {
         "type": problem_type(status),
@@ -69,6 +72,7 @@ def problem_response(
         "status": status,
         "detail": detail,
         "errors": errors or [],
+        **(extra or {}),
     }
     return JSONResponse(
         body, status_code=status, media_type=MEDIA_TYPE, headers=headers

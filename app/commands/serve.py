@@ -1,16 +1,26 @@
-"""``cygnet serve``: the web console and REST API."""
+"""``cygnet serve``: the web console and REST API, and the gateway's reconciler.
+
+With ``CYGNET_GATEWAY`` set, a background thread applies that gateway's slice
+of the intent whenever the intent changes and every
+``CYGNET_RECONCILE_INTERVAL`` seconds (default 30) to repair drift and move key
+rotations on.  Stopping the server leaves the datapath in the kernel.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 
 from app.config import DEFAULT_HOST, DEFAULT_PORT, load_settings, parse_listen
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
     serve = subparsers.add_parser(
         "serve",
-        help="serve the REST API (default 127.0.0.1:8080, or CYGNET_LISTEN)",
+        help="serve the console and REST API (default 127.0.0.1:8080, or CYGNET_LISTEN) "
+        "and keep CYGNET_GATEWAY's kernel in step with the intent",
     )
     serve.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
     serve.add_argument(
@@ -23,6 +33,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.db import default_engine
+    from app.jsonlog import uvicorn_log_config
     from app.main import create_app
     from app.migrate import ensure_schema
 
@@ -34,5 +45,23 @@ def run_serve(args: argparse.Namespace) -> int:
     port = args.port or port
     engine = default_engine()
     ensure_schema(engine)
-    uvicorn.run(create_app(engine), host=host, port=port)
+    gateway = load_settings().gateway
+    reconciler = None
+    if gateway:
+        from app.services.datapath import Reconciler
+
+        reconciler = Reconciler(gateway).start()
+        log.info("keeping gateway %s's kernel in step with the intent", gateway)
+    else:
+        log.warning(
+            "CYGNET_GATEWAY is not set: serving the API only; no kernel is reconciled"
+        )
+    try:
+        uvicorn.run(
+            create_app(engine), host=host, port=port, log_config=uvicorn_log_config()
+        )
+    finally:
+        # The datapath stays in the kernel: stopping must never open it.
+        if reconciler is not None:
+            reconciler.stop()
     return 0

@@ -7,23 +7,61 @@ the database: it reads the plan file the last apply wrote.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+from app.config import load_settings
 from datapath.compiler import DEFAULT_ROUTE_TABLE, compile_gateway
 from datapath.plan import CompiledPlan
 from datapath.reconcile import ApplyResult, Plan, Progress
-
-from app.config import load_settings
 
 log = logging.getLogger(__name__)
 
 
 class UsageError(ValueError):
-    """The caller asked for something that cannot be done; the message says why."""
+    """The caller asked for something that cannot be done; the message says why.
+
+    ``field`` names what the caller gave that is wrong ("gateway", "dst", ...).
+    """
+
+    def __init__(self, message: str, field: str = "gateway") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_packet(src: str, dst: str, proto: str | None) -> None:
+    """Raise UsageError naming the first wrong field of a packet to trace."""
+    import ipaddress
+
+    from datapath.intent import PROTOCOLS
+
+    addresses = []
+    for field, value in (("src", src), ("dst", dst)):
+        try:
+            addresses.append(ipaddress.ip_address(value))
+        except ValueError:
+            raise UsageError(
+                f"{field} {value!r} is not an IP address: give one address such as "
+                "10.1.0.5 or 2001:db8::5, without a prefix length",
+                field,
+            ) from None
+    if addresses[0].version != addresses[1].version:
+        raise UsageError(
+            "src and dst are of different families: give two IPv4 or two IPv6 "
+            "addresses",
+            "dst",
+        )
+    if proto and not proto.isdigit() and proto.lower() not in PROTOCOLS:
+        raise UsageError(
+            f"proto {proto!r} is unknown: use {', '.join(PROTOCOLS)} or a protocol "
+            "number",
+            "proto",
+        )
 
 
 def gateway_name(name: str | None) -> str:
@@ -38,12 +76,15 @@ def gateway_name(name: str | None) -> str:
 
 def route_table() -> int:
     value = os.environ.get("CYGNET_ROUTE_TABLE", str(DEFAULT_ROUTE_TABLE))
-    if not value.isdigit() or not 1 <= int(value) <= 0xFFFFFFFF or int(value) in (
-        253, 254, 255
+    if (
+        not value.isdigit()
+        or not 1 <= int(value) <= 0xFFFFFFFF
+        or int(value) in (253, 254, 255)
     ):
         raise UsageError(
             f"CYGNET_ROUTE_TABLE={value!r}: use a routing table number from 1 to "
-            "4294967295 other than 253-255 (default, main, local)"
+            "4294967295 other than 253-255 (default, main, local)",
+            "CYGNET_ROUTE_TABLE",
         )
     return int(value)
 
@@ -60,6 +101,23 @@ def _write_plan_file(compiled: CompiledPlan) -> None:
     os.replace(tmp, path)
 
 
+@contextmanager
+def exclusive(gateway: str):
+    """Hold the gateway's datapath lock: one apply or guard at a time.
+
+    A file lock, so a ``cygnet apply`` by hand waits for the service's
+    reconciler (and the other way round) instead of racing it in the kernel.
+    """
+    path = load_settings().data_dir / "plans" / f".{gateway}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def compile_current(session, gateway: str):
     """(intent, compiled plan) for ``gateway`` from the database as it is now."""
     from app.services.intent import load_intent
@@ -74,48 +132,57 @@ def compile_current(session, gateway: str):
     return intent, compile_gateway(intent, gateway, route_table=route_table())
 
 
-def prepare(actor: str) -> list[str]:
+def prepare(actor: str, engine=None) -> list[str]:
     """Allocate tunnel numbers, create missing keys and move key rotations on."""
     from app.db import write_session
     from app.services.intent import ensure_tunnels
     from app.services.keys import RotationSettings, advance, ensure_keys
 
-    with write_session() as session:
+    with write_session(engine) as session:
         ensure_tunnels(session)
         ensure_keys(session, actor)
         return advance(session, actor, RotationSettings.from_env())
 
 
-def plan(gateway: str, netns: str | None = None) -> Plan:
+def plan(gateway: str, netns: str | None = None, *, engine=None) -> Plan:
     """What an apply would change in the kernel; changes nothing anywhere."""
     from app.db import read_session
     from datapath.kernel import Kernel
     from datapath.reconcile import diff
 
-    with read_session() as session:
+    with read_session(engine) as session:
         _, compiled = compile_current(session, gateway)
     with Kernel(netns=netns) as kernel:
         return diff(kernel, compiled)
 
 
-def apply(gateway: str, netns: str | None = None, *, actor: str = "cli",
-          progress: Progress | None = None) -> ApplyResult:
+def apply(
+    gateway: str,
+    netns: str | None = None,
+    *,
+    actor: str = "cli",
+    progress: Progress | None = None,
+    engine=None,
+) -> ApplyResult:
     """Bring the kernel to the intent; record the outcome for the gateway."""
     from app.db import read_session
     from datapath.kernel import Kernel
     from datapath.reconcile import apply as apply_plan
 
-    prepare(actor)
-    with read_session() as session:
-        _, compiled = compile_current(session, gateway)
-    _write_plan_file(compiled)
-    with Kernel(netns=netns) as kernel:
+    # The kernel first: a namespace that is not there changes nothing anywhere.
+    with Kernel(netns=netns) as kernel, exclusive(gateway):
+        prepare(actor, engine)
+        with read_session(engine) as session:
+            _, compiled = compile_current(session, gateway)
+        _write_plan_file(compiled)
         result = apply_plan(kernel, compiled, progress=progress)
-    record_status(gateway, compiled.revision, result)
+        record_status(gateway, compiled.revision, result, engine)
     return result
 
 
-def record_status(gateway: str, revision: int, result: ApplyResult) -> None:
+def record_status(
+    gateway: str, revision: int, result: ApplyResult, engine=None
+) -> None:
     from sqlalchemy import select
 
     from app.db import write_session
@@ -123,7 +190,7 @@ def record_status(gateway: str, revision: int, result: ApplyResult) -> None:
     from app.models.base import utcnow
     from app.models.status import GatewayStatus
 
-    with write_session() as session:
+    with write_session(engine) as session:
         row = session.scalar(select(Gateway).where(Gateway.name == gateway))
         if row is None:
             return
@@ -165,21 +232,49 @@ def guard(gateway: str, netns: str | None = None) -> ApplyResult:
                 f"no plan file at {path} and the database could not be read ({exc}): "
                 "there is nothing to guard with until 'cygnet apply' has run once"
             ) from exc
-    with Kernel(netns=netns) as kernel:
+    with exclusive(gateway), Kernel(netns=netns) as kernel:
         return guard_plan(kernel, compiled.without_states())
 
 
-def trace(gateway: str, src: str, dst: str, proto: str | None = None,
-          dport: int | None = None, sport: int | None = None, *,
-          kernel: bool = False, netns: str | None = None):
-    from app.db import read_session
-    from datapath.trace import Packet, trace as trace_packet
+def status(gateway: str, netns: str | None = None, *, engine=None):
+    """The gateway's last apply and its tunnels (see :mod:`app.services.report`)."""
+    from app.db import default_engine
+    from app.services.report import gateway_report
 
-    try:
-        packet = Packet.parse(src, dst, proto, dport, sport)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    with read_session() as session:
+    return gateway_report(engine or default_engine(), gateway, netns)
+
+
+def rekey(gateway: str, peer: str, actor: str, *, engine=None) -> int:
+    """Start rotating the manual keys between two gateways; the new generation.
+
+    Later applies on both ends move the rotation through its phases.
+    """
+    from app.db import write_session
+    from app.services.keys import start_rotation
+
+    with write_session(engine) as session:
+        return start_rotation(session, gateway, peer, actor)
+
+
+def trace(
+    gateway: str,
+    src: str,
+    dst: str,
+    proto: str | None = None,
+    dport: int | None = None,
+    sport: int | None = None,
+    *,
+    kernel: bool = False,
+    netns: str | None = None,
+    engine=None,
+):
+    from app.db import read_session
+    from datapath.trace import Packet
+    from datapath.trace import trace as trace_packet
+
+    check_packet(src, dst, proto)
+    packet = Packet.parse(src, dst, proto, dport, sport)
+    with read_session(engine) as session:
         intent, compiled = compile_current(session, gateway)
     if not kernel:
         return trace_packet(intent, compiled, packet)
@@ -197,18 +292,28 @@ class Reconciler:
     ``interval`` seconds regardless, which repairs drift and moves key rotations on.
     """
 
-    def __init__(self, gateway: str, netns: str | None = None,
-                 interval: float | None = None, poll: float = 1.0) -> None:
+    def __init__(
+        self,
+        gateway: str,
+        netns: str | None = None,
+        interval: float | None = None,
+        poll: float = 1.0,
+    ) -> None:
         self.gateway = gateway
         self.netns = netns
-        self.interval = interval or float(os.environ.get("CYGNET_RECONCILE_INTERVAL", "30"))
+        self.interval = interval or float(
+            os.environ.get("CYGNET_RECONCILE_INTERVAL", "30")
+        )
         self.poll = poll
         self.last: ApplyResult | None = None
         self.last_revision: int | None = None
+        self.last_problem: str | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="reconciler", daemon=True
+        )
 
-    def start(self) -> "Reconciler":
+    def start(self) -> Reconciler:
         self._thread.start()
         return self
 
@@ -224,6 +329,8 @@ class Reconciler:
             return current_revision(session)
 
     def _run(self) -> None:
+        from app.metrics import observe_apply
+
         due = 0.0
         while not self._stop.is_set():
             try:
@@ -232,10 +339,21 @@ class Reconciler:
                     self.last_revision = revision
                     due = time.monotonic() + self.interval
                     self.last = apply(self.gateway, self.netns, actor="reconciler")
+                    observe_apply(self.gateway, self.last)
                     if self.last.plan.steps or not self.last.ok:
-                        log.info("reconcile of %s: %s", self.gateway, self.last.summary())
+                        log.info(
+                            "reconcile of %s: %s", self.gateway, self.last.summary()
+                        )
+            except UsageError as exc:
+                # Typically a gateway not in the intent yet: say so once per change.
+                if str(exc) != self.last_problem:
+                    log.warning("nothing to reconcile: %s", exc)
+                self.last_problem = str(exc)
             except Exception:
                 # The next try comes with the timer or the next change of intent.
-                log.exception("reconcile of %s failed; retrying within %.0f s",
-                              self.gateway, self.interval)
+                log.exception(
+                    "reconcile of %s failed; retrying within %.0f s",
+                    self.gateway,
+                    self.interval,
+                )
             self._stop.wait(self.poll)
