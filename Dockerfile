@@ -1,4 +1,4 @@
-# Cygnet as an appliance image: `docker compose up -d` (see README-docker.md).
+# Cygnet as an appliance image: `docker compose up -d` (see docs/appliance.md).
 #
 # BASE_IMAGE is any Debian bookworm image.  The default comes from a registry.
 # With no registry in reach, docker/build-base-image makes one with debootstrap

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -m venv --help >/dev/null 2>&1 || ! command -v ip >/dev/null; then
+if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1 || ! command -v ip >/dev/null; then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv iproute2
 fi

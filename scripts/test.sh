@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 need=()
-python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 command -v ip >/dev/null || need+=(iproute2)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)

@@ -34,6 +34,8 @@ def can_build() -> str | None:
         return "needs root to create network namespaces"
     if shutil.which("ip") is None:
         return "needs iproute2's ip"
+    if shutil.which("tcpdump") is None:
+        return "needs tcpdump to see what crosses the wire (apt-get install tcpdump)"
     return None
 
 
@@ -128,7 +130,14 @@ class Capture:
         )
         deadline = time.monotonic() + 5
         while not self.file.exists() and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
             time.sleep(0.05)
+        if not self.file.exists():
+            # A capture that never started would see nothing and prove nothing.
+            self.proc.kill()
+            error = self.proc.communicate()[1].decode(errors="replace").strip()
+            raise RuntimeError(f"tcpdump did not start on {ns}/{ifname}: {error}")
         time.sleep(0.2)
 
     def stop(self) -> list[str]:
