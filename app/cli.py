@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "app.commands.intent",
     "app.commands.datapath",
     "app.commands.backup",
+    "app.commands.users",
 ]
 
 EXIT_KERNEL = 1

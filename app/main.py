@@ -1,7 +1,10 @@
 """The FastAPI application: ``create_app()`` builds it.
 
 To add a router, add its module to ``ROUTER_MODULES``; the module must define
-``router``.
+``router``.  Every router serving paths under ``/api/v1/`` is included behind
+:func:`app.api.deps.require_role`: a bearer token and a role that allows the
+call.  ``/healthz``, ``/readyz``, ``/metrics`` and ``/docs`` stay open; the
+console (:mod:`app.web`) checks its own session cookie.
 """
 
 from __future__ import annotations
@@ -10,14 +13,18 @@ import importlib
 import importlib.util
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
+from app import web
 from app.api import docs, problems
+from app.api.deps import require_role
 from app.config import load_settings
 from app.db import make_engine
 
 log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1/"
 
 ROUTER_MODULES = [
     "app.api.health",
@@ -29,11 +36,17 @@ ROUTER_MODULES = [
     "app.api.docs",
     "app.api.datapath",
     "app.ops",
+    "app.web.console",
 ]
 
 DESCRIPTION = """\
 Cygnet keeps the VPN's intent (gateways, the subnets behind them and the policies
 between subnets) and compiles it into the kernel's IPsec datapath.
+
+* Every call needs `Authorization: Bearer TOKEN`; make a token with
+  `cygnet token create --user NAME` or on the console's Tokens page.  A token
+  with role `viewer` may read, `operator` may also apply, rekey and trace,
+  `admin` may do everything.
 
 * Lists are plain JSON arrays in document order, paged with `limit` (1-1000,
   default 100) and `offset`; the `X-Total-Count` header gives the total.
@@ -54,6 +67,11 @@ def _routers():
         yield importlib.import_module(name).router
 
 
+def _is_api(router) -> bool:
+    """Whether ``router`` serves the REST API, which needs a token and a role."""
+    return any(getattr(r, "path", "").startswith(API_PREFIX) for r in router.routes)
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
     """Build the application on ``engine`` (default: ``CYGNET_DATABASE_URL``)."""
     app = FastAPI(
@@ -66,6 +84,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine or make_engine(load_settings().database_url)
     problems.install(app)
     for router in _routers():
-        app.include_router(router)
+        guard = [Depends(require_role)] if _is_api(router) else []
+        app.include_router(router, dependencies=guard)
     docs.mount_assets(app)
+    web.mount_assets(app)
     return app

@@ -7,10 +7,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, HTTPException, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from app.auth.accounts import Principal, token_principal
+from app.auth.roles import needed_for, roles_from
 from app.db import read_session, write_session
 
 MAX_LIMIT = 1000
@@ -36,14 +39,58 @@ def get_database(request: Request) -> Database:
     return Database(request.app.state.engine)
 
 
-def get_actor() -> str:
-    """Who is making the change.
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token from `cygnet token create --user NAME` or the "
+    "console's Tokens page",
+)
+NO_TOKEN = (
+    "this API needs a token: send Authorization: Bearer TOKEN (create one with "
+    "`cygnet token create --user NAME` or on the console's Tokens page)"
+)
+BAD_TOKEN = (
+    "the token in Authorization is not known (revoked, or mistyped); create a "
+    "new one with `cygnet token create --user NAME`"
+)
 
-    The API has no authentication yet: every API change is recorded as "api".
-    Anyone who can reach the listening address can change the intent, which is
-    why ``cygnet serve`` listens on 127.0.0.1 unless told otherwise.
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Who is calling, from the bearer token; 401 without a valid one."""
+    challenge = {"WWW-Authenticate": 'Bearer realm="cygnet"'}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, NO_TOKEN, headers=challenge)
+    with read_session(request.app.state.engine) as session:
+        principal = token_principal(session, credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, BAD_TOKEN, headers=challenge)
+    request.state.principal = principal
+    return principal
+
+
+def require_role(
+    request: Request, principal: Annotated[Principal, Depends(get_principal)]
+) -> Principal:
+    """Refuse (403) a call the caller's role does not allow.
+
+    Reads need ``viewer``; POSTs to .../apply, .../rekey and .../trace need
+    ``operator``; every other change needs ``admin``.
     """
-    return "api"
+    needed = needed_for(request.method, request.url.path)
+    if not principal.may(needed):
+        raise HTTPException(
+            403,
+            f"{principal.name} acts as {principal.role} here; {request.method} "
+            f"{request.url.path} needs {roles_from(needed)}",
+        )
+    return principal
+
+
+def get_actor(principal: Annotated[Principal, Depends(get_principal)]) -> str:
+    """Who is making the change: the user the session or token belongs to."""
+    return principal.name
 
 
 @dataclass
@@ -69,6 +116,7 @@ def get_page(
 
 Db = Annotated[Database, Depends(get_database)]
 Actor = Annotated[str, Depends(get_actor)]
+Caller = Annotated[Principal, Depends(require_role)]
 Paging = Annotated[Page, Depends(get_page)]
 IfMatch = Annotated[
     str | None,

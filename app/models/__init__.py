@@ -1,5 +1,6 @@
 """The ORM models (SQLAlchemy 2.0 typed mappings); the schema comes from Alembic."""
 
+from app.models.account import ApiToken, User, WebSession
 from app.models.audit import AuditRecord, Revision
 from app.models.base import Base
 from app.models.status import GatewayStatus
@@ -7,6 +8,7 @@ from app.models.topology import Gateway, Policy, Subnet
 from app.models.tunnel import SaKey, Tunnel
 
 __all__ = [
+    "ApiToken",
     "AuditRecord",
     "Base",
     "Gateway",
@@ -16,4 +18,6 @@ __all__ = [
     "SaKey",
     "Subnet",
     "Tunnel",
+    "User",
+    "WebSession",
 ]

@@ -19,7 +19,11 @@ from app.db import make_engine
 from app.secrets import forget_keys
 
 POSTGRES_URL = os.environ.get("CYGNET_TEST_POSTGRES_URL")
+PASSWORD = "correct horse battery"
 DATA_TABLES = (
+    "web_sessions",
+    "api_tokens",
+    "users",
     "sa_keys",
     "gateway_status",
     "tunnels",
@@ -99,11 +103,49 @@ def database_url(engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
+def add_user(engine, name: str, role: str, password: str = PASSWORD) -> str:
+    """Add a user with an API token of their role; returns the token.
+
+    Rows are written directly, not through :mod:`app.auth.accounts`, so that the
+    audit trail the API tests count holds only what the tests themselves did.
+    """
+    import secrets
+
+    from app.auth.accounts import digest
+    from app.auth.passwords import hash_password
+    from app.db import write_session
+    from app.models import ApiToken, User
+
+    token = "cyg_" + secrets.token_urlsafe(32)
+    with write_session(engine) as session:
+        user = User(name=name, role=role, password_hash=hash_password(password))
+        session.add(user)
+        session.add(
+            ApiToken(
+                user=user,
+                label="test",
+                prefix=token[:10],
+                digest=digest(token),
+                role=role,
+            )
+        )
+    return token
+
+
 @pytest.fixture
-def client(engine):
+def anonymous(engine):
+    """The application with no credentials at all."""
     from fastapi.testclient import TestClient
 
     from app.main import create_app
 
     with TestClient(create_app(engine)) as client:
         yield client
+
+
+@pytest.fixture
+def client(engine, anonymous):
+    """The application, called with the token of admin "api" (the actor that
+    every change the API tests make is audited under)."""
+    anonymous.headers["Authorization"] = f"Bearer {add_user(engine, 'api', 'admin')}"
+    return anonymous

@@ -193,7 +193,26 @@ def test_serve_upgrades_an_empty_database_and_answers(fresh_env):
                 assert server.poll() is None, server.stderr.read().decode()
                 assert time.monotonic() < deadline, "server did not answer within 60 s"
                 time.sleep(0.3)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/revision") as r:
+        cygnet = [sys.executable, "-m", "app.cli"]
+        subprocess.run(
+            cygnet + ["user", "add", "ops", "--role", "viewer"],
+            env=fresh_env,
+            input="correct horse battery\n",
+            text=True,
+            check=True,
+        )
+        token = subprocess.run(
+            cygnet + ["token", "create", "--user", "ops"],
+            env=fresh_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/revision",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request) as r:
             assert json.loads(r.read()) == {"revision": 0}
     finally:
         server.terminate()
