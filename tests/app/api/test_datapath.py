@@ -85,8 +85,13 @@ def test_trace_names_the_deciding_policy_and_the_kernel_agrees(kernel_client):
 
     response = kernel_client.post(
         "/api/v1/gateways/x/trace",
-        json={"src": "10.1.0.5", "dst": "10.3.0.9", "proto": "tcp", "dport": 22,
-              "kernel": True},
+        json={
+            "src": "10.1.0.5",
+            "dst": "10.3.0.9",
+            "proto": "tcp",
+            "dport": 22,
+            "kernel": True,
+        },
     )
 
     assert response.status_code == 200, response.text

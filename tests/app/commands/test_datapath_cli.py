@@ -83,8 +83,20 @@ def test_trace_prints_the_chain_that_decided(cli, spaces):
     cli("apply", "--gateway", "x", "--netns", spaces["x"])
 
     status, out, _ = cli(
-        "trace", "--gateway", "x", "--src", "10.1.0.5", "--dst", "10.3.0.9",
-        "--proto", "udp", "--dport", "53", "--kernel", "--netns", spaces["x"],
+        "trace",
+        "--gateway",
+        "x",
+        "--src",
+        "10.1.0.5",
+        "--dst",
+        "10.3.0.9",
+        "--proto",
+        "udp",
+        "--dport",
+        "53",
+        "--kernel",
+        "--netns",
+        spaces["x"],
     )
 
     assert status == 0
@@ -108,10 +120,14 @@ def test_status_json_shows_the_tunnel(cli, spaces):
     [
         (("plan", "--gateway", "nope"), "gateway 'nope' is not in the intent"),
         (("apply",), "no gateway named: pass --gateway NAME or set CYGNET_GATEWAY"),
-        (("apply", "--gateway", "x", "--netns", "cygnet-absent"),
-         "network namespace 'cygnet-absent' does not exist"),
-        (("trace", "--gateway", "x", "--src", "10.1.0.1", "--dst", "10.3.0.256"),
-         "dst '10.3.0.256' is not an IP address"),
+        (
+            ("apply", "--gateway", "x", "--netns", "cygnet-absent"),
+            "network namespace 'cygnet-absent' does not exist",
+        ),
+        (
+            ("trace", "--gateway", "x", "--src", "10.1.0.1", "--dst", "10.3.0.256"),
+            "dst '10.3.0.256' is not an IP address",
+        ),
         (("rekey", "--gateway", "x", "--peer", "z"), "peer: no gateway named 'z'"),
     ],
 )
