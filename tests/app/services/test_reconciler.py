@@ -54,7 +54,9 @@ def wait_for(condition, timeout: float = 20.0, what: str = "") -> None:
 
 def test_a_change_of_intent_reaches_the_kernel_and_is_logged(database, spaces, caplog):
     caplog.set_level(logging.INFO)
-    policies = lambda: spaces.ip("x", "xfrm", "policy")  # noqa: E731
+    def policies() -> str:
+        return spaces.ip("x", "xfrm", "policy")
+
     reconciler = Reconciler("x", spaces["x"], interval=60, poll=0.1).start()
     try:
         wait_for(lambda: S_U in policies(), what="the first apply")
