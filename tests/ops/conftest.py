@@ -52,15 +52,20 @@ def load_example(engine, name: str) -> int:
 
 @pytest.fixture
 def client(engine):
-    """The application with the operations router (added here until app/main.py
-    lists it)."""
+    """The application, with an admin's API token on every request.
+
+    The operations endpoints themselves need no token; the API calls that
+    change the intent do.
+    """
     from fastapi.testclient import TestClient
 
-    from app import ops
+    from app.auth.accounts import create_token, create_user
+    from app.db import write_session
     from app.main import create_app
 
-    app = create_app(engine)
-    if not any(getattr(r, "path", "") == "/readyz" for r in app.routes):
-        app.include_router(ops.router)
-    with TestClient(app) as client:
+    with write_session(engine) as session:
+        create_user(session, "ops", "admin", "correct horse battery", "test")
+        _, token = create_token(session, "ops", "test")
+    with TestClient(create_app(engine)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
         yield client

@@ -107,3 +107,19 @@ def test_ready_once_the_kernel_holds_the_intent(client, engine, monkeypatch):
     assert result.ok, result.summary()
     assert response.status_code == 200, response.text
     assert "gateway x: the kernel holds revision" in response.text
+
+
+def test_operations_endpoints_need_no_token(engine):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(engine)) as anonymous:
+        answers = {
+            path: anonymous.get(path).status_code
+            for path in ("/healthz", "/readyz", "/metrics")
+        }
+        refused = anonymous.get("/api/v1/gateways").status_code
+
+    assert answers == {"/healthz": 200, "/readyz": 200, "/metrics": 200}
+    assert refused == 401
