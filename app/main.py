@@ -87,5 +87,5 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         guard = [Depends(require_role)] if _is_api(router) else []
         app.include_router(router, dependencies=guard)
     docs.mount_assets(app)
-    web.mount_assets(app)
+    web.install(app)
     return app
