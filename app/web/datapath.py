@@ -131,7 +131,7 @@ def read_job(job_id: int, request: Request, visitor: Viewer):
     return page(request, "job.html", visitor, title=f"Apply {job.gateway}", job=job)
 
 
-@router.get("/jobs/{job_id}.json")
+@router.get("/jobs/{job_id}/progress")
 def read_job_json(job_id: int, request: Request, visitor: Viewer):
     job = _job_or_404(request, job_id)
     if job is None:

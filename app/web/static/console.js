@@ -18,7 +18,7 @@
   var count = document.getElementById("job-count");
   var steps = document.getElementById("job-steps");
   function poll() {
-    fetch("/jobs/" + id + ".json", { credentials: "same-origin" })
+    fetch("/jobs/" + id + "/progress", { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
         if (data.total) bar.style.width = (100 * data.done / data.total) + "%";
