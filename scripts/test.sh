@@ -12,6 +12,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -q
     apt-get install -y -q "${need[@]}"
