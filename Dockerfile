@@ -34,6 +34,7 @@ COPY pyproject.toml README.md* /src/
 COPY app/ /src/app/
 COPY datapath/ /src/datapath/
 COPY migrations/ /src/migrations/
+COPY templates/ /src/templates/
 # Cygnet itself is built from source (setuptools comes as a wheel too).
 RUN /opt/cygnet/bin/pip install ${OFFLINE:+--no-index} --find-links /wheels \
         --only-binary=:all: --no-binary=cygnet /src \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,7 +15,16 @@ from app.services.problems import Problem
 from app.services.spec import protocol_text
 from app.web import ASSETS
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+def _templates_dir() -> Path:
+    """``templates/`` of a source checkout, else where an install put them."""
+    checkout = Path(__file__).resolve().parents[2] / "templates"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "cygnet" / "templates"
+
+
+TEMPLATES = _templates_dir()
 templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.globals["assets"] = ASSETS
 templates.env.filters["count"] = lambda n: f"{n:,}"

@@ -172,7 +172,7 @@ class Compose:
             **self.environment,
         }
 
-    def __call__(self, *args: str, check: bool = True, timeout: float = 300):
+    def __call__(self, *args: str, check: bool = True, timeout: float = 300, **kw):
         return _run(
             "docker-compose",
             "-f",
@@ -181,6 +181,7 @@ class Compose:
             check=check,
             env=self.env(),
             timeout=timeout,
+            **kw,
         )
 
     def container(self) -> str:

@@ -74,6 +74,26 @@ class Appliance:
         self.topo = topo
         self.dockerd = dockerd
         self.compose = compose
+        self.token: str | None = None
+
+    def login(self) -> None:
+        """An admin and an API token made as an operator would, in the container."""
+        self.compose(
+            "exec",
+            "-T",
+            "cygnet",
+            "cygnet",
+            "user",
+            "add",
+            "tier",
+            "--role",
+            "admin",
+            input="tier passphrase, long enough\n",
+        )
+        made = self.compose(
+            "exec", "-T", "cygnet", "cygnet", "token", "create", "--user", "tier"
+        )
+        self.token = made.stdout.strip()
 
     def http(
         self,
@@ -89,6 +109,7 @@ class Appliance:
             "req = urllib.request.Request(a['url'], method=a['method'],\n"
             "    data=sys.stdin.buffer.read() or None)\n"
             "if a['type']: req.add_header('Content-Type', a['type'])\n"
+            "if a['token']: req.add_header('Authorization', 'Bearer ' + a['token'])\n"
             "try:\n"
             "    r = urllib.request.urlopen(req, timeout=20); code = r.status\n"
             "except urllib.error.HTTPError as e:\n"
@@ -96,7 +117,12 @@ class Appliance:
             "sys.stdout.write(str(code) + '\\n' + r.read().decode())\n"
         )
         args = json.dumps(
-            {"url": f"http://{LISTEN}{path}", "method": method, "type": content_type}
+            {
+                "url": f"http://{LISTEN}{path}",
+                "method": method,
+                "type": content_type,
+                "token": self.token,
+            }
         )
         done = self.dockerd.nsexec(
             sys.executable,
@@ -146,7 +172,9 @@ def appliance(tier):
     try:
         compose("up", "-d")
         FIGURES["up to healthy (s)"] = round(compose.wait_healthy(), 1)
-        yield Appliance(tier.topo, tier.dockerd, compose)
+        appliance = Appliance(tier.topo, tier.dockerd, compose)
+        appliance.login()
+        yield appliance
     finally:
         compose("down", "-v", check=False)
         FIGURES["appliance steps (s)"] = round(time.monotonic() - started, 1)
@@ -158,6 +186,26 @@ def test_appliance_comes_up_ready_with_nothing_to_reconcile(appliance):
     assert code == 200, text
     assert "gateway x is not in the intent yet" in text
     assert appliance.compose.health() == "healthy"
+
+
+def test_the_console_is_served_from_the_image_with_its_assets(appliance):
+    page_code, page = appliance.http("GET", "/login")
+    css_code, css = appliance.http("GET", "/static/console/console.css")
+
+    assert page_code == 200, page
+    assert 'name="password"' in page and "/static/console/console.css" in page
+    assert css_code == 200 and len(css) > 100
+
+
+def test_the_api_refuses_a_caller_without_a_token(appliance):
+    token, appliance.token = appliance.token, None
+    try:
+        code, text = appliance.http("GET", "/api/v1/gateways")
+    finally:
+        appliance.token = token
+
+    assert code == 401, text
+    assert "Authorization: Bearer" in text
 
 
 def test_intent_put_through_the_api_reaches_the_kernel(appliance):
