@@ -16,7 +16,7 @@ import importlib.util
 import logging
 import sys
 
-from app.services.problems import CygnetError, ValidationFailed
+from app.services.problems import ValidationFailed
 
 COMMAND_MODULES = [
     "app.commands.serve",
@@ -76,22 +76,39 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         report(error)
         return EXIT_USAGE
-    from app.migrate import SchemaError
-    from app.secrets import SecretError
-    from app.services.datapath import UsageError
-    from datapath.errors import KernelError, NamespaceError
+    from datapath.errors import KernelError
 
     try:
         return args.func(args) or 0
     except KernelError as error:
         report(error)
         return EXIT_KERNEL
-    except (CygnetError, NamespaceError, SchemaError, SecretError, UsageError) as error:
+    except Exception as error:
+        if not isinstance(error, _user_errors()):
+            raise
         report(error)
         return EXIT_USAGE
-    except OSError as error:
-        report(error)
-        return EXIT_USAGE
+
+
+# Errors that mean "what you asked cannot be done as asked", by module.  A
+# module's errors are only looked up when the module is loaded (it must be, to
+# have raised one), so a verb like ``guard`` never pays for importing alembic
+# or cryptography just to name their errors.
+USER_ERRORS = {
+    "app.services.problems": ("CygnetError",),
+    "app.services.datapath": ("UsageError",),
+    "datapath.errors": ("NamespaceError",),
+    "app.migrate": ("SchemaError",),
+    "app.secrets": ("SecretError",),
+}
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    found: list[type[BaseException]] = [OSError]
+    for module, names in USER_ERRORS.items():
+        if module in sys.modules:
+            found.extend(getattr(sys.modules[module], name) for name in names)
+    return tuple(found)
 
 
 if __name__ == "__main__":

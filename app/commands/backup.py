@@ -36,7 +36,6 @@ import zlib
 from pathlib import Path
 
 from app.config import load_settings
-from app.db import default_engine
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +71,8 @@ def register(subparsers) -> None:
 
 
 def run_backup(args: argparse.Namespace) -> int:
+    from app.db import default_engine
+
     try:
         passphrase = read_passphrase(confirm=True)
         blob = seal(snapshot(default_engine()), passphrase)
@@ -85,6 +86,8 @@ def run_backup(args: argparse.Namespace) -> int:
 
 
 def run_restore(args: argparse.Namespace) -> int:
+    from app.db import default_engine
+
     try:
         if args.file == "-":
             blob = sys.stdin.buffer.read()

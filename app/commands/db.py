@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from app.db import default_engine
-
 
 def register(subparsers) -> None:
     db = subparsers.add_parser("db", help="manage the database schema")
@@ -25,6 +23,7 @@ def register(subparsers) -> None:
 
 def run_upgrade(args: argparse.Namespace) -> int:
     from app import migrate
+    from app.db import default_engine
 
     engine = default_engine()
     migrate.upgrade(engine, args.revision)
@@ -34,6 +33,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 def run_downgrade(args: argparse.Namespace) -> int:
     from app import migrate
+    from app.db import default_engine
 
     engine = default_engine()
     migrate.downgrade(engine, args.revision)
@@ -43,6 +43,7 @@ def run_downgrade(args: argparse.Namespace) -> int:
 
 def run_current(args: argparse.Namespace) -> int:
     from app import migrate
+    from app.db import default_engine
 
     current = migrate.current_revision(default_engine())
     head = migrate.head_revision()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.db import default_engine
-
 
 def register(subparsers) -> None:
     imp = subparsers.add_parser(
@@ -26,6 +24,7 @@ def register(subparsers) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from app.db import default_engine
     from app.migrate import ensure_schema
     from app.services.resources import import_text
 
@@ -46,7 +45,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from app.db import read_session
+    from app.db import default_engine, read_session
     from app.migrate import ensure_schema
     from app.services.document import dump_document
     from app.services.snapshot import load_document
