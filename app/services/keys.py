@@ -49,10 +49,17 @@ class RotationSettings:
 
     @classmethod
     def from_env(cls) -> "RotationSettings":
-        grace = int(os.environ.get("CYGNET_REKEY_GRACE", "30"))
-        interval = int(os.environ.get("CYGNET_REKEY_INTERVAL", "86400"))
+        grace = _seconds("CYGNET_REKEY_GRACE", "30")
+        interval = _seconds("CYGNET_REKEY_INTERVAL", "86400")
         return cls(timedelta(seconds=grace),
                    timedelta(seconds=interval) if interval > 0 else None)
+
+
+def _seconds(name: str, default: str) -> int:
+    value = os.environ.get(name, default).strip()
+    if not value.isdigit():
+        raise ValueError(f"{name}={value!r}: give a whole number of seconds")
+    return int(value)
 
 
 def _gateway_of_end(policy: Policy, end: str) -> Gateway | None:
