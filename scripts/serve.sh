@@ -12,4 +12,14 @@ fi
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e .
 .venv/bin/cygnet db upgrade
+# The console needs a first admin; there is no default password.
+if [ -z "$(.venv/bin/cygnet user list)" ]; then
+    if [ -t 0 ]; then
+        echo "No users yet: choose a password for the console's first admin, 'admin'."
+        .venv/bin/cygnet user add admin --role admin
+    else
+        echo "No users yet: make the first admin with" \
+            "'.venv/bin/cygnet user add NAME --role admin' to log in." >&2
+    fi
+fi
 exec .venv/bin/cygnet serve
