@@ -21,22 +21,51 @@ __all__ = ["ensure_tunnels", "load_intent", "resolved_policies"]
 
 
 def resolved_policies(doc: Document) -> tuple[intent.Policy, ...]:
-    """The document's policies with both ends resolved; ``doc`` must be valid."""
-    return tuple(
-        intent.Policy(
-            name=p.name,
-            a=a.cidr,
-            b=b.cidr,
-            a_gateway=a.gateway,
-            b_gateway=b.gateway,
-            action=p.action,
-            protocol=p.protocol,
-            ports=p.ports,
-            mode=p.mode,
-            keying=p.keying,
+    """The document's policies with both ends resolved; ``doc`` must be valid.
+
+    Ends that name a subnet, nearly all of them, are looked up directly; only a
+    policy with a CIDR end goes through :func:`resolve_ends`' rules.
+    """
+    subnets = {s.name: (s.cidr, s.gateway) for s in doc.subnets}
+    out = []
+    slow = []
+    for p in doc.policies:
+        a, b = subnets.get(p.between[0]), subnets.get(p.between[1])
+        if a is None or b is None:
+            slow.append(len(out))
+            out.append(p)
+            continue
+        out.append(
+            intent.Policy(
+                p.name,
+                a[0],
+                b[0],
+                a[1],
+                b[1],
+                p.action,
+                p.protocol,
+                p.ports,
+                p.mode,
+                p.keying,
+            )
         )
-        for p, (a, b) in zip(doc.policies, resolve_ends(doc), strict=True)
-    )
+    if slow:
+        ends = resolve_ends(Document(doc.gateways, doc.subnets, [out[i] for i in slow]))
+        for i, (a, b) in zip(slow, ends, strict=True):
+            p = out[i]
+            out[i] = intent.Policy(
+                p.name,
+                a.cidr,
+                b.cidr,
+                a.gateway,
+                b.gateway,
+                p.action,
+                p.protocol,
+                p.ports,
+                p.mode,
+                p.keying,
+            )
+    return tuple(out)
 
 
 def _keys(session: Session) -> tuple[intent.SAKey, ...]:
