@@ -37,8 +37,11 @@ def list_gateways(
 ) -> Any:
     """List gateways in document order; X-Total-Count gives the total."""
     with db.reading() as session:
-        found = resources.list_items(session, KIND, {"name": name, "managed": managed})
-    return [public_form(s) for s in page.apply(found, response)]
+        found, total = resources.list_page(
+            session, KIND, {"name": name, "managed": managed}, page.offset, page.limit
+        )
+    response.headers["X-Total-Count"] = str(total)
+    return [public_form(s) for s in found]
 
 
 @router.post(

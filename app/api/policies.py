@@ -69,8 +69,11 @@ def list_policies(
         "keying": keying,
     }
     with db.reading() as session:
-        found = resources.list_items(session, KIND, filters)
-    return [public_form(s) for s in page.apply(found, response)]
+        found, total = resources.list_page(
+            session, KIND, filters, page.offset, page.limit
+        )
+    response.headers["X-Total-Count"] = str(total)
+    return [public_form(s) for s in found]
 
 
 @router.post(

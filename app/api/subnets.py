@@ -39,8 +39,11 @@ def list_subnets(
     """List subnets in document order; X-Total-Count gives the total."""
     filters = {"name": name, "gateway": gateway, "family": family}
     with db.reading() as session:
-        found = resources.list_items(session, KIND, filters)
-    return [public_form(s) for s in page.apply(found, response)]
+        found, total = resources.list_page(
+            session, KIND, filters, page.offset, page.limit
+        )
+    response.headers["X-Total-Count"] = str(total)
+    return [public_form(s) for s in found]
 
 
 @router.post(

@@ -15,9 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import read_session, write_session
+from app.models import Gateway, Policy
 from app.services.addressing import contains
 from app.services.audit import current_revision
 from app.services.document import read_document
@@ -28,7 +30,14 @@ from app.services.problems import (
     Problem,
     ValidationFailed,
 )
-from app.services.snapshot import load_document
+from app.services.snapshot import (
+    gateway_query,
+    gateway_specs,
+    load_document,
+    policy_query,
+    policy_specs,
+    subnet_specs,
+)
 from app.services.spec import (
     COLLECTIONS,
     Document,
@@ -281,6 +290,38 @@ def policy_touches(
     return False
 
 
+def _passes(spec: Spec, filters: Mapping[str, Any], items: Items | None) -> bool:
+    """Whether ``spec`` passes every filter (``items`` for the ends' filters)."""
+    if filters.get("name") and not spec.name.startswith(filters["name"]):
+        return False
+    if (
+        isinstance(spec, GatewaySpec)
+        and filters.get("managed") is not None
+        and spec.managed != filters["managed"]
+    ):
+        return False
+    if isinstance(spec, SubnetSpec):
+        if filters.get("gateway") and spec.gateway != filters["gateway"]:
+            return False
+        if filters.get("family") and spec.cidr.version != filters["family"]:
+            return False
+    if isinstance(spec, PolicySpec):
+        if any(
+            filters.get(f) is not None and getattr(spec, f) != filters[f]
+            for f in ("action", "protocol", "mode", "keying")
+        ):
+            return False
+        if filters.get("gateway") and not policy_touches(
+            spec, items, gateway=filters["gateway"]
+        ):
+            return False
+        if filters.get("subnet") and not policy_touches(
+            spec, items, subnet=filters["subnet"]
+        ):
+            return False
+    return True
+
+
 def list_items(session: Session, kind: str, filters: Mapping[str, Any]) -> list[Spec]:
     """The items of ``kind`` that pass every filter, in document order.
 
@@ -289,39 +330,56 @@ def list_items(session: Session, kind: str, filters: Mapping[str, Any]) -> list[
     ``gateway`` (an end behind it) and ``subnet`` (an end naming or inside it)
     for policies.
     """
-    doc = load_document(session)
-    items = Items(doc.gateways, doc.subnets, doc.policies)
-    out = []
-    for spec in doc.items(kind):
-        if filters.get("name") and not spec.name.startswith(filters["name"]):
-            continue
-        if isinstance(spec, GatewaySpec):
-            if (
-                filters.get("managed") is not None
-                and spec.managed != filters["managed"]
-            ):
-                continue
-        if isinstance(spec, SubnetSpec):
-            if filters.get("gateway") and spec.gateway != filters["gateway"]:
-                continue
-            if filters.get("family") and spec.cidr.version != filters["family"]:
-                continue
-        if isinstance(spec, PolicySpec):
-            if any(
-                filters.get(f) is not None and getattr(spec, f) != filters[f]
-                for f in ("action", "protocol", "mode", "keying")
-            ):
-                continue
-            if filters.get("gateway") and not policy_touches(
-                spec, items, gateway=filters["gateway"]
-            ):
-                continue
-            if filters.get("subnet") and not policy_touches(
-                spec, items, subnet=filters["subnet"]
-            ):
-                continue
-        out.append(spec)
-    return out
+    items = None
+    if kind == "gateway":
+        specs: list[Spec] = gateway_specs(session)
+    elif kind == "subnet":
+        specs = subnet_specs(session)
+    else:
+        specs = policy_specs(session)
+        if filters.get("gateway") or filters.get("subnet"):
+            # Ends resolve against the subnets alone; gateways and the other
+            # policies play no part in it.
+            items = Items([], subnet_specs(session), [])
+    return [spec for spec in specs if _passes(spec, filters, items)]
+
+
+def _prefix(column, prefix: str):
+    """``column`` starts with ``prefix``, case and wildcards taken literally."""
+    return func.substr(column, 1, len(prefix)) == prefix
+
+
+def list_page(
+    session: Session, kind: str, filters: Mapping[str, Any], offset: int, limit: int
+) -> tuple[list[Spec], int]:
+    """One page of :func:`list_items` and the number of items on all pages.
+
+    Gateways, and policies filtered by nothing about their ends, are counted
+    and cut to the page in the database, so a page reads only its own rows.
+    Other lists are filtered here after reading every candidate.
+    """
+    if kind == "gateway":
+        query, model = gateway_query(), Gateway
+    elif kind == "policy" and not (filters.get("gateway") or filters.get("subnet")):
+        query, model = policy_query(), Policy
+    else:
+        found = list_items(session, kind, filters)
+        return found[offset : offset + limit], len(found)
+
+    conditions = []
+    if filters.get("name"):
+        conditions.append(_prefix(model.name, filters["name"]))
+    if kind == "gateway" and filters.get("managed") is not None:
+        conditions.append(Gateway.managed == filters["managed"])
+    if kind == "policy":
+        for name in ("action", "protocol", "mode", "keying"):
+            if filters.get(name) is not None:
+                conditions.append(getattr(Policy, name) == filters[name])
+    total = session.scalar(select(func.count()).select_from(model).where(*conditions))
+    query = query.where(*conditions).offset(offset).limit(limit)
+    if kind == "gateway":
+        return gateway_specs(session, query), int(total or 0)
+    return policy_specs(session, query), int(total or 0)
 
 
 class _DryRun(Exception):

@@ -49,7 +49,7 @@ class Node:
 class _End:
     """One policy end as integers: its index keys and its address range."""
 
-    __slots__ = ("version", "bits", "plen", "max_plen", "first", "last", "own")
+    __slots__ = ("bits", "first", "last", "max_plen", "own", "plen", "version")
 
     def __init__(self, net) -> None:
         self.version, self.plen = net.version, net.prefixlen

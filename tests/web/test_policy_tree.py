@@ -102,6 +102,10 @@ def _within(inner, outer) -> bool:
 def brute_force(doc: Document) -> list[tuple]:
     """(name, depth, parent, priority, flags) of every node, depth first."""
     resolved = resolved_policies(doc)
+
+    def p_name(i: int) -> str:
+        return resolved[i].name
+
     prio = priorities(list(resolved))
     lengths = defaultdict(set)
     for p in resolved:
@@ -130,8 +134,7 @@ def brute_force(doc: Document) -> list[tuple]:
             flags[i].append(
                 (
                     "info",
-                    f"exception: {doc.policies[i].action} carved out of "
-                    f"{resolved[closest].name}",
+                    f"exception: {doc.policies[i].action} carved out of {p_name(closest)}",
                 )
             )
         for j in set(found):
