@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from app.db import read_session
 from app.models import Gateway, GatewayStatus, SaKey, Subnet, Tunnel
 from app.services.audit import current_revision
+from app.services.snapshot import collector_paused
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class Overview:
 def read_overview(
     engine: Engine, local: str | None, netns: str | None = None
 ) -> Overview:
-    with read_session(engine) as session:
+    with read_session(engine) as session, collector_paused():
         overview = Overview(current_revision(session), local)
         subnet_counts = dict(
             session.execute(
@@ -75,14 +76,14 @@ def read_overview(
             ).all()
         )
         statuses = {s.gateway_id: s for s in session.scalars(select(GatewayStatus))}
-        for row in session.scalars(select(Gateway).order_by(Gateway.position)):
+        for id_, name, address, managed in session.execute(
+            select(Gateway.id, Gateway.name, Gateway.address, Gateway.managed).order_by(
+                Gateway.position
+            )
+        ):
             overview.gateways.append(
                 GatewayLine(
-                    row.name,
-                    row.address,
-                    row.managed,
-                    subnet_counts.get(row.id, 0),
-                    statuses.get(row.id),
+                    name, address, managed, subnet_counts.get(id_, 0), statuses.get(id_)
                 )
             )
         keys = {

@@ -26,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from app.services.intent import resolved_policies
+from app.services.snapshot import collector_paused
 from app.services.spec import Document, PolicySpec
 from datapath.compiler import priorities, specificity
 from datapath.intent import Policy
@@ -222,6 +223,11 @@ def _priorities(
 
 def build_tree(doc: Document) -> list[Node]:
     """The policies' top-level nodes in document order, children nested."""
+    with collector_paused():
+        return _build_tree(doc)
+
+
+def _build_tree(doc: Document) -> list[Node]:
     resolved = resolved_policies(doc)
     nodes = [
         Node(spec, pol, 0) for spec, pol in zip(doc.policies, resolved, strict=True)
