@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from app.config import load_settings
 from app.services.report import DROP_COUNTERS
@@ -14,8 +16,17 @@ from app.web.security import Viewer
 router = APIRouter(include_in_schema=False)
 
 
+# Rows the dashboard lists before "show all": enough to see every problem of a
+# troubled network, few enough to render at once for a thousand gateways.
+DASHBOARD_ROWS = 100
+
+
 @router.get("/")
-def read_dashboard(request: Request, visitor: Viewer):
+def read_dashboard(
+    request: Request,
+    visitor: Viewer,
+    show_all: Annotated[bool, Query(alias="all")] = False,
+):
     """Every gateway and tunnel, and the kernel's drop counters, at a glance."""
     overview = read_overview(
         request.app.state.engine,
@@ -28,6 +39,7 @@ def read_dashboard(request: Request, visitor: Viewer):
         visitor,
         title="Dashboard",
         o=overview,
+        rows=None if show_all else DASHBOARD_ROWS,
         drop_labels=DROP_COUNTERS,
     )
 

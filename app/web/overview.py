@@ -64,6 +64,31 @@ class Overview:
             counts[tunnel.state] += 1
         return counts
 
+    def first_gateways(self, limit: int | None) -> list[GatewayLine]:
+        """Gateways whose last apply failed or is due first, then the rest."""
+        ranked = sorted(
+            self.gateways, key=lambda g: -_gateway_trouble(g, self.revision)
+        )
+        return ranked if limit is None else ranked[:limit]
+
+    def first_tunnels(self, limit: int | None) -> list[TunnelLine]:
+        """Down tunnels first, then configured, idle and established ones."""
+        ranked = sorted(self.tunnels, key=lambda t: ATTENTION.index(t.state))
+        return ranked if limit is None else ranked[:limit]
+
+
+# The order in which the dashboard lists tunnels: what needs an operator first.
+ATTENTION = ("down", "configured", "idle", "established")
+
+
+def _gateway_trouble(line: GatewayLine, revision: int) -> int:
+    status = line.status
+    if status is None or not line.managed:
+        return 0
+    if not status.ok:
+        return 2
+    return 1 if status.applied_revision < revision else 0
+
 
 def read_overview(
     engine: Engine, local: str | None, netns: str | None = None

@@ -247,3 +247,59 @@ def test_logout_ends_the_session(admin):
     response = admin.post("/logout")
     assert response.url.path == "/login"
     assert admin.get("/", follow_redirects=False).status_code == 303
+
+
+def test_dashboard_lists_the_first_hundred_tunnels_and_offers_all(admin, engine):
+    from app.db import write_session
+    from app.services.resources import import_text
+    from app.services.tunnels import ensure_tunnels
+
+    spokes = 120
+    lines = ["gateways:", "  - {name: hub, address: 192.0.2.1}"]
+    lines += [
+        f"  - {{name: b{n}, address: 198.51.{n // 250}.{n % 250 + 1}}}"
+        for n in range(spokes)
+    ]
+    lines += ["subnets:", "  - {name: hq, cidr: 10.0.0.0/16, gateway: hub}"]
+    lines += [
+        f"  - {{name: s{n}, cidr: 10.{n + 1}.0.0/16, gateway: b{n}}}"
+        for n in range(spokes)
+    ]
+    lines += ["policies:"]
+    lines += [
+        f"  - {{name: p{n}, between: [hq, s{n}], action: protect}}"
+        for n in range(spokes)
+    ]
+    import_text(engine, ("\n".join(lines) + "\n").encode(), "test")
+    with write_session(engine) as session:
+        ensure_tunnels(session)
+
+    first = admin.get("/")
+    every = admin.get("/?all=1")
+
+    assert first.status_code == 200 and every.status_code == 200
+    assert f"100 of {spokes}" in first.text and "show all" in first.text
+    assert first.text.count("⇄ hub") == 100
+    assert every.text.count("⇄ hub") == spokes
+    assert "show all" not in every.text
+
+
+def test_dashboard_puts_down_tunnels_and_failed_gateways_first():
+    from types import SimpleNamespace
+
+    from app.web.overview import GatewayLine, Overview, TunnelLine
+
+    overview = Overview(revision=5, local="a")
+    for n, state in enumerate(["established", "idle", "down", "configured", "down"]):
+        overview.tunnels.append(TunnelLine(f"t{n}", "a", f"p{n}", n + 1, state))
+    for name, ok, applied in [("fine", True, 5), ("due", True, 4), ("broke", False, 3)]:
+        status = SimpleNamespace(ok=ok, applied_revision=applied)
+        overview.gateways.append(GatewayLine(name, "192.0.2.1", True, 1, status))
+
+    assert [t.state for t in overview.first_tunnels(3)] == [
+        "down",
+        "down",
+        "configured",
+    ]
+    assert [t.state for t in overview.first_tunnels(None)][-1] == "established"
+    assert [g.name for g in overview.first_gateways(None)] == ["broke", "due", "fine"]
