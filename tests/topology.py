@@ -15,6 +15,7 @@ carries a per-topology prefix, and :meth:`Topology.destroy` removes them all.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -51,7 +52,7 @@ class Topology:
     def ns(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    def build(self) -> "Topology":
+    def build(self) -> Topology:
         try:
             for name in ("s", "t", "u", "x", "y"):
                 sh("ip", "netns", "add", self.ns(name))
@@ -109,6 +110,13 @@ class Topology:
                 return int(parts[0].split()[0]), int(parts[1].split()[0])
         raise AssertionError(f"no ping summary in {out!r}")
 
+    def steady_ping(self, src: str, dst_addr: str) -> subprocess.Popen:
+        """A ping every 10 ms from host ``src`` until :func:`stop_ping`."""
+        return self.popen(
+            src, "ping", "-n", "-q", "-i", "0.01", "-W", "1", dst_addr,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+
     def xfrm_stat(self, ns: str, name: str) -> int:
         text = self.exec(ns, "cat", "/proc/net/xfrm_stat").stdout
         for line in text.splitlines():
@@ -147,3 +155,12 @@ class Capture:
         out = sh("tcpdump", "-n", "-r", str(self.file), check=False).stdout
         shutil.rmtree(self.dir, ignore_errors=True)
         return [line for line in out.splitlines() if line.strip()]
+
+
+def stop_ping(proc: subprocess.Popen) -> tuple[int, int]:
+    """Stop a :meth:`Topology.steady_ping`; (sent, received)."""
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=10)
+    match = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    assert match, out
+    return int(match.group(1)), int(match.group(2))

@@ -19,6 +19,7 @@ from app.api.deps import Actor, Db
 from app.api.problems import problem_response
 from app.config import load_settings
 from app.services import datapath
+from app.services.datapath import result_dict
 
 router = APIRouter(prefix="/api/v1/gateways", tags=["datapath"])
 
@@ -65,23 +66,6 @@ def _refuse_other_gateway(name: str) -> JSONResponse | None:
         )
         return problem_response(409, message, [{"field": "name", "message": message}])
     return None
-
-
-def result_dict(result) -> dict:
-    return {
-        "gateway": result.plan.gateway,
-        "revision": result.plan.revision,
-        "ok": result.ok,
-        "applied": result.applied,
-        "planned": len(result.plan.steps),
-        "seconds": round(result.seconds, 3),
-        "summary": result.summary(),
-        "errors": [
-            {"op": e.op, "object": str(e.obj), "errno": e.errno, "message": str(e)}
-            for e in result.errors
-        ],
-        "plan": result.plan.to_dict(),
-    }
 
 
 @router.get("/{name}/plan", responses=DATAPATH_ERRORS)

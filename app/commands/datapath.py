@@ -127,23 +127,11 @@ class TerminalProgress:
             self.stream.flush()
 
 
-def _result_dict(result) -> dict:
-    return {
-        "gateway": result.plan.gateway,
-        "revision": result.plan.revision,
-        "ok": result.ok,
-        "applied": result.applied,
-        "planned": len(result.plan.steps),
-        "seconds": round(result.seconds, 3),
-        "summary": result.summary(),
-        "errors": [str(e) for e in result.errors],
-        "plan": result.plan.to_dict(),
-    }
-
-
 def _report(result, as_json: bool) -> int:
     if as_json:
-        _print_json(_result_dict(result))
+        from app.services.datapath import result_dict
+
+        _print_json(result_dict(result))
     elif result.ok:
         print(result.summary())
     else:

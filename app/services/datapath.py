@@ -180,6 +180,24 @@ def apply(
     return result
 
 
+def result_dict(result: ApplyResult) -> dict:
+    """An apply's outcome as plain data, for JSON (the CLI's and the API's)."""
+    return {
+        "gateway": result.plan.gateway,
+        "revision": result.plan.revision,
+        "ok": result.ok,
+        "applied": result.applied,
+        "planned": len(result.plan.steps),
+        "seconds": round(result.seconds, 3),
+        "summary": result.summary(),
+        "errors": [
+            {"op": e.op, "object": str(e.obj), "errno": e.errno, "message": str(e)}
+            for e in result.errors
+        ],
+        "plan": result.plan.to_dict(),
+    }
+
+
 def record_status(
     gateway: str, revision: int, result: ApplyResult, engine=None
 ) -> None:

@@ -13,10 +13,10 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from app.api.datapath import result_dict
 from app.config import load_settings
 from app.db import read_session
 from app.services import datapath
+from app.services.datapath import result_dict
 from app.services.snapshot import load_document
 from app.web.jobs import Jobs
 from app.web.render import page

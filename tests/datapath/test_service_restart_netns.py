@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.helpers import FREESWAN
-from tests.topology import Capture, Topology, can_build
+from tests.topology import Capture, Topology, can_build, stop_ping
 
 pytestmark = [
     pytest.mark.root,
@@ -116,33 +116,6 @@ def services(tmp_path):
         topo.destroy()
 
 
-def _pinger(topo: Topology, src: str, dst: str) -> subprocess.Popen:
-    return topo.popen(
-        src,
-        "ping",
-        "-n",
-        "-q",
-        "-i",
-        "0.01",
-        "-W",
-        "1",
-        dst,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _stop(proc: subprocess.Popen) -> tuple[int, int]:
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=10)
-    for line in out.splitlines():
-        if "packets transmitted" in line:
-            parts = line.split(",")
-            return int(parts[0].split()[0]), int(parts[1].split()[0])
-    raise AssertionError(out)
-
-
 def test_twenty_restarts_under_traffic_leak_no_protected_cleartext(services):
     topo, found = services
     for service in found.values():
@@ -153,8 +126,8 @@ def test_twenty_restarts_under_traffic_leak_no_protected_cleartext(services):
     before = {gw: topo.ip(gw, "xfrm", "policy") for gw in found}
 
     capture = Capture(topo, "x", "out", PROTECTED)
-    protected = _pinger(topo, "u", "10.1.0.2")
-    clear = _pinger(topo, "t", "10.1.0.2")
+    protected = topo.steady_ping("u", "10.1.0.2")
+    clear = topo.steady_ping("t", "10.1.0.2")
     cycles = []
     try:
         for _ in range(RESTARTS):
@@ -169,8 +142,8 @@ def test_twenty_restarts_under_traffic_leak_no_protected_cleartext(services):
                 service.wait_healthy()
             cycles.append(time.monotonic() - started)
     finally:
-        sent, received = _stop(protected)
-        clear_sent, clear_received = _stop(clear)
+        sent, received = stop_ping(protected)
+        clear_sent, clear_received = stop_ping(clear)
         leaked = capture.stop()
 
     print(

@@ -15,8 +15,6 @@ container.
 from __future__ import annotations
 
 import json
-import re
-import signal
 import subprocess
 import sys
 import time
@@ -33,7 +31,7 @@ from tests.docker.conftest import (
     Dockerd,
     why_no_docker,
 )
-from tests.topology import Capture, Topology, can_build
+from tests.topology import Capture, Topology, can_build, stop_ping
 
 INJECT = ROOT / "tests" / "inject.py"
 PROTECTED = "net 10.1.0.0/24 and net 10.3.0.0/24"
@@ -235,37 +233,12 @@ def test_intent_put_through_the_api_reaches_the_kernel(appliance):
     assert "proto esp" in policies
 
 
-def _pinger(topo: Topology, src: str, dst: str) -> subprocess.Popen:
-    return topo.popen(
-        src,
-        "ping",
-        "-n",
-        "-q",
-        "-i",
-        "0.01",
-        "-W",
-        "1",
-        dst,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _stop_pinger(proc: subprocess.Popen) -> tuple[int, int]:
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=10)
-    match = re.search(r"(\d+) packets transmitted, (\d+) received", out)
-    assert match, out
-    return int(match.group(1)), int(match.group(2))
-
-
 def test_restart_under_traffic_sends_nothing_protected_in_clear(appliance):
     topo = appliance.topo
     before = appliance.policies()
     capture = Capture(topo, "x", "out", PROTECTED)
-    protected = _pinger(topo, "s", "10.3.0.2")
-    clear = _pinger(topo, "s", "10.2.0.2")
+    protected = topo.steady_ping("s", "10.3.0.2")
+    clear = topo.steady_ping("s", "10.2.0.2")
     try:
         time.sleep(1)
         started = time.monotonic()
@@ -274,8 +247,8 @@ def test_restart_under_traffic_sends_nothing_protected_in_clear(appliance):
         restart = time.monotonic() - started
         time.sleep(1)
     finally:
-        sent, received = _stop_pinger(protected)
-        clear_sent, clear_received = _stop_pinger(clear)
+        sent, received = stop_ping(protected)
+        clear_sent, clear_received = stop_ping(clear)
         leaked = capture.stop()
 
     FIGURES["restart to healthy (s)"] = round(restart, 1)

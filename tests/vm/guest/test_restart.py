@@ -41,7 +41,7 @@ from .traffic import Flow, netns_socket
 pytestmark = pytest.mark.scenario("restart")
 
 RESTARTS = int(os.environ.get("CYGNET_VM_RESTARTS", "20"))
-FULL_RESTARTS = min(RESTARTS, int(os.environ.get("CYGNET_VM_FULL_RESTARTS", "1")))
+FULL_RESTARTS = min(RESTARTS, int(os.environ.get("CYGNET_VM_FULL_RESTARTS", "3")))
 # Seconds a quickly restarted service runs before it is stopped again, in turn.
 QUICK_RUNS = (2, 5, 9, 14)
 ROOT = Path("/run/cygnet-restart")
