@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 TYPES = {
     400: "malformed",
+    401: "unauthenticated",
+    403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",
     406: "not-acceptable",
@@ -35,12 +37,15 @@ TYPES = {
     412: "precondition-failed",
     415: "unsupported-media-type",
     422: "invalid",
+    429: "too-many-requests",
     500: "internal",
     502: "kernel-refused",
     503: "unavailable",
 }
 TITLES = {
     400: "Malformed input",
+    401: "Authentication needed",
+    403: "Not allowed for this role",
     404: "Not found",
     405: "Method not allowed",
     406: "Not acceptable",
@@ -48,6 +53,7 @@ TITLES = {
     412: "Precondition failed",
     415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many requests",
     500: "Internal error",
     502: "The kernel refused the change",
     503: "Service unavailable",

@@ -15,6 +15,8 @@ def test_api_without_a_token_is_refused_and_says_how_to_get_one(anonymous):
     body = assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert "cygnet token create --user NAME" in body["detail"]
+    assert body["type"] == "urn:cygnet:problem:unauthenticated"
+    assert body["title"] == "Authentication needed"
 
 
 def test_api_with_an_unknown_token_is_refused(anonymous):
@@ -35,6 +37,7 @@ def test_viewer_reads_but_cannot_write(anonymous, engine):
     assert body["detail"] == (
         "v acts as viewer here; POST /api/v1/gateways needs admin"
     )
+    assert body["type"] == "urn:cygnet:problem:forbidden"
     assert anonymous.get("/api/v1/gateways").json() == []
 
 
