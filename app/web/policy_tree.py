@@ -127,9 +127,13 @@ class _PairIndex:
                 by_start[near_key].append((far.first, far.plen, j, side))
                 self.lengths[near.version].add(near.plen)
         self.starts = {}
+        # The longest far prefix under each near block: a far end at least that
+        # long has no block strictly inside it there, and needs no search.
+        self.deepest: dict[tuple, int] = {}
         for near_key, entries in by_start.items():
             entries.sort()
             self.starts[near_key] = ([e[0] for e in entries], entries)
+            self.deepest[near_key] = max(e[1] for e in entries)
 
     def supernets(self, near_key: tuple, far: _End) -> list[tuple[int, int]]:
         """Entries under ``near_key`` whose far end contains ``far``."""
@@ -141,9 +145,9 @@ class _PairIndex:
 
     def inside(self, near_key: tuple, far: _End) -> list[tuple[int, int]]:
         """Entries under ``near_key`` whose far end lies strictly inside ``far``."""
-        starts = self.starts.get(near_key)
-        if starts is None:
+        if self.deepest.get(near_key, 0) <= far.plen:
             return []
+        starts = self.starts[near_key]
         firsts, entries = starts
         low, high = bisect_left(firsts, far.first), bisect_right(firsts, far.last)
         return [(j, side) for _, plen, j, side in entries[low:high] if plen > far.plen]
