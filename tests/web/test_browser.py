@@ -186,6 +186,11 @@ def test_admin_builds_freeswan_reviews_applies_traces_and_logs_out(
     else:
         assert page.locator("#plan tr").count() > 1
         assert "s-u" in page.inner_text("#plan")
+        # The counts above the plan are numbers that add up to its steps.
+        counts = [
+            int(page.locator(".grid .stat .n").nth(n).inner_text()) for n in range(3)
+        ]
+        assert sum(counts) == page.locator("#plan tbody tr").count()
         shot(page, "review")
         page.click("#apply-form button")
         page.wait_for_selector("#job[data-finished=yes]", timeout=30000)
