@@ -142,6 +142,8 @@ class ApplyResult:
         )
 
 
+# Called after each step the kernel accepted: (steps applied so far, steps in
+# the plan, the step).
 Progress = Callable[[int, int, Step], None]
 
 
@@ -255,9 +257,9 @@ def apply(kernel, compiled: CompiledPlan, *, progress: Progress | None = None,
             break
         for step in steps:
             log.info("gateway %s: %s", compiled.gateway, step)
-        result.applied += len(steps)
-        if progress is not None:
-            progress(result.applied, total, steps[-1])
+            result.applied += 1
+            if progress is not None:
+                progress(result.applied, total, step)
 
     result.seconds = time.monotonic() - started
     return result

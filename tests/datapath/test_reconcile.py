@@ -82,6 +82,20 @@ def test_foreign_policy_is_never_touched():
     assert all(obj is not foreign for _, obj in kernel.ops)
 
 
+def test_progress_is_told_of_every_step_in_order():
+    kernel = MemoryKernel()
+    seen = []
+
+    result = apply(kernel, compile_gateway(freeswan(), "x"),
+                   progress=lambda done, total, step: seen.append((done, total, step)))
+
+    total = len(result.plan.steps)
+    assert [done for done, _, _ in seen] == list(range(1, total + 1))
+    assert {t for _, t, _ in seen} == {total}
+    assert [step for _, _, step in seen] == sorted(
+        result.plan.steps, key=lambda s: s.phase)
+
+
 def test_protection_is_installed_before_clear_and_removals_come_last():
     kernel = MemoryKernel()
     apply(kernel, compile_gateway(freeswan(), "x"))
