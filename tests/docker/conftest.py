@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.docker.figures import FIGURES
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CYGNET_CACHE", "/var/cache/cygnet-ci"))
 DOCKER = "/usr/bin/docker"
@@ -44,8 +46,6 @@ CONTEXT_PATHS = (
     "templates",
     "docker",
 )
-
-FIGURES: dict[str, float] = {}
 
 
 def _run(
@@ -254,9 +254,10 @@ class Tier:
     compose: Compose
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tier(tmp_path_factory):
-    """Built once for the whole tier: a second build would only cost time."""
+    """Built once for the whole tier (a second build would only cost time) and
+    taken down when its last test is done."""
     reason = why_no_docker(install=True)
     if reason is None:
         from tests.topology import can_build

@@ -24,13 +24,13 @@ import pytest
 
 from tests.docker.conftest import (
     DOCKER,
-    FIGURES,
     IMAGE,
     ROOT,
     Compose,
     Dockerd,
     why_no_docker,
 )
+from tests.docker.figures import FIGURES
 from tests.topology import Capture, Topology, can_build, stop_ping
 
 INJECT = ROOT / "tests" / "inject.py"

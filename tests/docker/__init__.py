@@ -1,0 +1,1 @@
+"""The Docker appliance tier: the image built and run under a private dockerd."""
