@@ -9,6 +9,7 @@ rotations on.  Stopping the server leaves the datapath in the kernel.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 
 from app.config import DEFAULT_HOST, DEFAULT_PORT, load_settings, parse_listen
@@ -45,6 +46,10 @@ def run_serve(args: argparse.Namespace) -> int:
     port = args.port or port
     engine = default_engine()
     ensure_schema(engine)
+    application = create_app(engine)
+    # What start-up built lives as long as the process: keep it out of the cycle
+    # collector's full passes, which would otherwise walk all of it each time.
+    gc.freeze()
     gateway = load_settings().gateway
     reconciler = None
     if gateway:
@@ -57,9 +62,7 @@ def run_serve(args: argparse.Namespace) -> int:
             "CYGNET_GATEWAY is not set: serving the API only; no kernel is reconciled"
         )
     try:
-        uvicorn.run(
-            create_app(engine), host=host, port=port, log_config=uvicorn_log_config()
-        )
+        uvicorn.run(application, host=host, port=port, log_config=uvicorn_log_config())
     finally:
         # The datapath stays in the kernel: stopping must never open it.
         if reconciler is not None:

@@ -188,14 +188,16 @@ def policy_page(engine, number: int = 1, per_page: int = POLICIES_PER_PAGE):
         revision = current_revision(session)
         cached = _trees.get(id(engine))
         if cached is None or cached[0] != revision:
+            # The collector stays off until the tree is counted too: a full
+            # collection over its fresh objects would cost more than building it.
             with collector_paused():
                 doc = load_document(session)
                 roots = build_tree(doc)
-            flagged = sum(
-                1
-                for node in flatten(roots)
-                if any(level != "info" for level, _ in node.flags)
-            )
+                flagged = sum(
+                    1
+                    for node in flatten(roots)
+                    if any(level != "info" for level, _ in node.flags)
+                )
             cached = (revision, roots, len(doc.policies), flagged)
             _trees[id(engine)] = cached
     _, roots, count, flagged = cached
