@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import Actor, Db
 from app.api.problems import problem_response
-from app.config import load_settings
 from app.services import datapath
 from app.services.datapath import result_dict
 
@@ -58,14 +57,10 @@ def _problem(exc: datapath.UsageError):
 
 
 def _refuse_other_gateway(name: str) -> JSONResponse | None:
-    local = load_settings().gateway
-    if local and name != local:
-        message = (
-            f"this appliance is gateway {local} (CYGNET_GATEWAY); gateway {name}'s "
-            "kernel is on its own appliance: ask that appliance's API"
-        )
-        return problem_response(409, message, [{"field": "name", "message": message}])
-    return None
+    message = datapath.elsewhere(name)
+    if message is None:
+        return None
+    return problem_response(409, message, [{"field": "name", "message": message}])
 
 
 @router.get("/{name}/plan", responses=DATAPATH_ERRORS)

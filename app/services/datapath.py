@@ -74,6 +74,21 @@ def gateway_name(name: str | None) -> str:
     return name
 
 
+def elsewhere(gateway: str) -> str | None:
+    """Why ``gateway``'s kernel cannot be worked on here, or None when it can.
+
+    Only this appliance's own gateway (``CYGNET_GATEWAY``, when set) has its
+    kernel here; any other gateway's slice belongs in its own appliance.
+    """
+    local = load_settings().gateway
+    if local and gateway != local:
+        return (
+            f"this appliance is gateway {local} (CYGNET_GATEWAY); gateway "
+            f"{gateway}'s kernel is on its own appliance: plan and apply it there"
+        )
+    return None
+
+
 def route_table() -> int:
     value = os.environ.get("CYGNET_ROUTE_TABLE", str(DEFAULT_ROUTE_TABLE))
     if (

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from app.config import load_settings
 from app.db import read_session
 from app.services import datapath
-from app.services.datapath import result_dict
+from app.services.datapath import elsewhere, result_dict
 from app.services.snapshot import load_document
 from app.web.jobs import Jobs
 from app.web.render import page
@@ -36,17 +36,6 @@ def _jobs(request: Request) -> Jobs:
     if getattr(state, "apply_jobs", None) is None:
         state.apply_jobs = Jobs()
     return state.apply_jobs
-
-
-def other_gateway(name: str) -> str | None:
-    """Why ``name``'s kernel cannot be worked on here, or None when it can."""
-    local = load_settings().gateway
-    if local and name != local:
-        return (
-            f"this appliance is gateway {local} (CYGNET_GATEWAY); gateway {name}'s "
-            "kernel is on its own appliance: review and apply it there"
-        )
-    return None
 
 
 def _gateway_names(request: Request) -> list[str]:
@@ -71,7 +60,7 @@ def choose_gateway(request: Request, visitor: Viewer):
 @router.get("/review/{name}")
 def review_plan(name: str, request: Request, visitor: Viewer):
     """The per-object plan: what an apply would add, change and remove."""
-    refused = other_gateway(name)
+    refused = elsewhere(name)
     plan, error = None, refused
     if refused is None:
         try:
@@ -94,7 +83,7 @@ def review_plan(name: str, request: Request, visitor: Viewer):
 
 @router.post("/review/{name}/apply")
 def start_apply(name: str, request: Request, visitor: Operator, form: OperatorForm):
-    refused = other_gateway(name)
+    refused = elsewhere(name)
     if refused is not None:
         return page(
             request, "error.html", visitor, 409, title="Not here", message=refused
@@ -173,7 +162,7 @@ def trace_packet(
             else:
                 dport = int(port)
         ask_kernel = values["kernel"]
-        if ask_kernel and (refused := other_gateway(values["gateway"])):
+        if ask_kernel and (refused := elsewhere(values["gateway"])):
             errors["kernel"] = [refused]
         if not errors:
             try:
