@@ -303,3 +303,22 @@ def test_dashboard_puts_down_tunnels_and_failed_gateways_first():
     ]
     assert [t.state for t in overview.first_tunnels(None)][-1] == "established"
     assert [g.name for g in overview.first_gateways(None)] == ["broke", "due", "fine"]
+
+
+def test_review_of_another_appliances_gateway_says_where_to_go(
+    admin, engine, monkeypatch
+):
+    import html
+
+    from app.services.resources import import_text
+
+    import_text(engine, FREESWAN.encode(), "test")
+    monkeypatch.setenv("CYGNET_GATEWAY", "x")
+
+    response = admin.get("/review/y")
+
+    assert response.status_code == 409
+    assert (
+        "this appliance is gateway x (CYGNET_GATEWAY); gateway y's kernel is on "
+        "its own appliance" in html.unescape(response.text)
+    )
