@@ -18,7 +18,10 @@ import sys
 EXIT_KERNEL = 1
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _verb(subparsers, name: str, help: str, func, json_of: str | None = None):
+    """A verb on one gateway's datapath: ``--gateway``, ``--netns`` and, when
+    it has something to print as JSON, ``--json``."""
+    parser = subparsers.add_parser(name, help=help)
     parser.add_argument(
         "--gateway",
         metavar="NAME",
@@ -29,35 +32,43 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="NS",
         help="work on this network namespace (as `ip netns` names it)",
     )
+    if json_of:
+        parser.add_argument(
+            "--json", action="store_true", help=f"print the {json_of} as JSON"
+        )
+    parser.set_defaults(func=func)
+    return parser
 
 
 def register(subparsers) -> None:
-    plan = subparsers.add_parser(
-        "plan", help="show what an apply would change in the kernel; changes nothing"
+    _verb(
+        subparsers,
+        "plan",
+        "show what an apply would change in the kernel; changes nothing",
+        run_plan,
+        "plan",
     )
-    _common(plan)
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
-    plan.set_defaults(func=run_plan)
-
-    apply = subparsers.add_parser(
-        "apply", help="bring the kernel to the intent, never opening a gap"
+    _verb(
+        subparsers,
+        "apply",
+        "bring the kernel to the intent, never opening a gap",
+        run_apply,
+        "result",
     )
-    _common(apply)
-    apply.add_argument("--json", action="store_true", help="print the result as JSON")
-    apply.set_defaults(func=run_apply)
-
-    guard = subparsers.add_parser(
+    _verb(
+        subparsers,
         "guard",
-        help="at boot: install the last plan's policies without keys, so protected "
+        "at boot: install the last plan's policies without keys, so protected "
         "traffic is dropped until apply brings the keys",
+        run_guard,
     )
-    _common(guard)
-    guard.set_defaults(func=run_guard)
-
-    trace = subparsers.add_parser(
-        "trace", help="which policy decides a packet's fate, and why"
+    trace = _verb(
+        subparsers,
+        "trace",
+        "which policy decides a packet's fate, and why",
+        run_trace,
+        "trace",
     )
-    _common(trace)
     trace.add_argument("--src", required=True, metavar="IP", help="source address")
     trace.add_argument("--dst", required=True, metavar="IP", help="destination")
     trace.add_argument(
@@ -70,15 +81,13 @@ def register(subparsers) -> None:
         action="store_true",
         help="also ask the kernel which policy it holds for the packet",
     )
-    trace.add_argument("--json", action="store_true", help="print the trace as JSON")
-    trace.set_defaults(func=run_trace)
-
-    status = subparsers.add_parser(
-        "status", help="the gateway's last apply and the state of its tunnels"
+    _verb(
+        subparsers,
+        "status",
+        "the gateway's last apply and the state of its tunnels",
+        run_status,
+        "status",
     )
-    _common(status)
-    status.add_argument("--json", action="store_true", help="print it as JSON")
-    status.set_defaults(func=run_status)
 
     rekey = subparsers.add_parser(
         "rekey",
